@@ -1,0 +1,164 @@
+"""Read a topology file: YAML -> schema check -> cross-reference rules -> a validated `Topology`.
+
+Errors come out as one `TopologyError` naming the path, the problem and the fix. Only the first
+problem is reported so the message stays short and deterministic (golden tests pin it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lab.resources import data_dir
+from lab.topology.errors import TopologyError, format_path
+from lab.topology.model import Topology
+from lab.topology.rules import check_rules
+
+MAX_FILE_BYTES = 1 << 20
+DEFAULT_TOPOLOGY = "basic"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: PyYAML keeps the last one silently, hiding typos."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise TopologyError(
+                f"line {mark.line + 1}", f"key {key!r} appears twice in one mapping", "keep only one of them"
+            )
+        seen[key] = key_node
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def builtin_topologies() -> dict[str, Path]:
+    """Topologies shipped with the tool: the repo's topologies/ or the wheel's packaged copy."""
+    return {p.stem: p for p in sorted(data_dir("topologies").glob("*.yaml"))}
+
+
+def resolve_topology_path(ref: str | None) -> Path:
+    """A path, or the name of a built-in topology (`basic`, `leaky`); None means the default."""
+    ref = ref or DEFAULT_TOPOLOGY
+    path = Path(ref)
+    if path.exists():
+        return path
+    builtin = builtin_topologies()
+    if ref in builtin:
+        return builtin[ref]
+    names = ", ".join(builtin) or "none"
+    raise TopologyError(ref, "no such file or built-in topology", f"give a path to a YAML file or one of: {names}")
+
+
+def load_topology(ref: str | Path | None = None) -> Topology:
+    path = resolve_topology_path(str(ref) if ref is not None else None)
+    raw = path.read_bytes()
+    if len(raw) > MAX_FILE_BYTES:
+        raise TopologyError(str(path), f"file is {len(raw)} bytes, over the 1 MiB limit", "split or shrink the topology")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TopologyError(str(path), f"not UTF-8 text (byte {err.start})", "save the file as UTF-8 YAML") from None
+    return parse_topology(text, source=str(path))
+
+
+def parse_topology(text: str, source: str = "<topology>") -> Topology:
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"{source}: line {mark.line + 1}, column {mark.column + 1}" if mark else source
+        raise TopologyError(where, f"not valid YAML ({err.problem})", "check indentation and quoting there") from None
+    except yaml.YAMLError as err:
+        raise TopologyError(source, f"not valid YAML ({err})", "check the file's syntax") from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise TopologyError(source, f"the file is {kind}, not a mapping", "start with keys such as azs:, accounts:, vpcs:")
+    try:
+        topo = Topology.model_validate(data)
+    except ValidationError as err:
+        raise _first_error(err) from None
+    check_rules(topo)
+    return topo
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The model class that holds the last key of `loc`, found by walking the schema."""
+    model: Any = Topology
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _first_error(err: ValidationError) -> TopologyError:
+    e = err.errors(include_url=False)[0]
+    loc = tuple(e["loc"])
+    path = format_path(loc)
+    kind, value = e["type"], e.get("input")
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        allowed = ", ".join(model.model_fields) if model else "see `lab schema`"
+        return TopologyError(path, f"unknown key {loc[-1]!r}", f"remove it, or use one of: {allowed}")
+    if kind == "missing":
+        return TopologyError(path, "required key is missing", f"add {loc[-1]}: (see `lab schema`)")
+    if kind == "value_error":
+        problem, _, fix = e["msg"].removeprefix("Value error, ").partition("; fix: ")
+        return TopologyError(path, problem, fix or None)
+    ctx = e.get("ctx", {})
+    if kind == "too_short":
+        return TopologyError(path, f"needs at least {ctx.get('min_length')} item(s), got {ctx.get('actual_length')}",
+                             "add the missing entries")
+    if kind == "too_long":
+        return TopologyError(path, f"has {ctx.get('actual_length')} items, over the limit of {ctx.get('max_length')}",
+                             "remove some entries")
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = f">= {ctx.get('ge')}" if kind == "greater_than_equal" else f"<= {ctx.get('le')}"
+        return TopologyError(path, f"{_short(value)} is out of range", f"use a number {bound}")
+    if kind == "string_pattern_mismatch":
+        return TopologyError(path, f"{value!r} is not in the expected form", f"match the pattern {ctx.get('pattern')}")
+    if kind == "literal_error":
+        return TopologyError(path, f"{_short(value)} is not allowed", f"use {ctx.get('expected')}")
+    expected = {
+        "string_type": "a string",
+        "int_type": "a whole number",
+        "bool_type": "true or false",
+        "list_type": "a list",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+    }.get(kind)
+    if expected:
+        shown = _short(value)
+        return TopologyError(path, f"expected {expected}, got {shown}", f"write {expected} here")
+    return TopologyError(path, f"{e['msg']} (got {_short(value)})", "see `lab schema` for what this key accepts")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    kind = type(value).__name__
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}"

@@ -1,0 +1,159 @@
+"""The topology file's schema: what a user may write, and nothing more.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored setting.
+Field validators only check a value on its own; rules that relate two parts of the file
+(references, overlaps, AZ coverage) live in `lab.topology.rules`, which runs after this.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+ENDPOINT_STATES = ("pendingAcceptance", "available", "rejected")
+
+
+def _name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name; fix: use 1-32 characters of a-z, 0-9 and '-', starting with a letter"
+        )
+    return value
+
+
+def _ipv4_network(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise ValueError(
+            f"{value} is not a valid IPv4 network; fix: write an address and prefix length, e.g. 10.0.1.0/24"
+        ) from None
+    if str(net) != value:
+        raise ValueError(f"{value} has host bits set; fix: write the network address, {net}")
+    if not 16 <= net.prefixlen <= 28:
+        # AWS allows VPC and subnet prefixes from /16 to /28; larger ones would also exhaust the lab's allocator.
+        raise ValueError(f"{value}: prefix /{net.prefixlen} is outside AWS's range; fix: use a prefix from /16 to /28")
+    return value
+
+
+def _ipv4_address(value: str) -> str:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a valid IPv4 address; fix: write four numbers 0-255, e.g. 10.0.1.10") from None
+    return value
+
+
+def _account_id(value: str) -> str:
+    if not ACCOUNT_RE.match(value):
+        raise ValueError(f"{value!r} is not an AWS account ID; fix: write 12 digits in quotes, e.g. '111111111111'")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+IPv4Net = Annotated[str, AfterValidator(_ipv4_network)]
+IPv4Addr = Annotated[str, AfterValidator(_ipv4_address)]
+AccountId = Annotated[str, AfterValidator(_account_id)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class AvailabilityZone(Strict):
+    """An AZ has a per-account name (us-east-1a) and a global ID (use1-az1), as on AWS."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9][a-z]$")]
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]+-az[0-9]+$")]
+
+
+class Subnet(Strict):
+    name: Name
+    az: str
+    cidr: IPv4Net
+
+
+class Instance(Strict):
+    name: Name
+    subnet: str
+    ip: IPv4Addr | None = None
+    app: Literal["demo-target"] | None = None
+    port: Port = 8080
+
+
+class Vpc(Strict):
+    name: Name
+    account: str
+    cidr: IPv4Net
+    subnets: Annotated[list[Subnet], Field(min_length=1, max_length=16)]
+    instances: Annotated[list[Instance], Field(max_length=64)] = []
+    enable_dns_support: bool = True
+    enable_dns_hostnames: bool = True
+
+
+class HealthCheck(Strict):
+    protocol: Literal["TCP"] = "TCP"
+    # AWS allows 5-300 s (default 30); the lab defaults to 5 s so a workshop sees a target fail quickly.
+    interval: Annotated[int, Field(ge=5, le=300)] = 5
+    healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 5
+    unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 2
+
+
+class TargetGroup(Strict):
+    name: Name
+    protocol: Literal["TCP"] = "TCP"
+    port: Port
+    proxy_protocol_v2: bool = False
+    health_check: HealthCheck = HealthCheck()
+    targets: Annotated[list[str], Field(min_length=1)]
+
+
+class Listener(Strict):
+    protocol: Literal["TCP"] = "TCP"
+    port: Port
+    target_group: str
+
+
+class LoadBalancer(Strict):
+    name: Name
+    vpc: str
+    subnets: Annotated[list[str], Field(min_length=1)]
+    cross_zone: bool = False
+    listeners: Annotated[list[Listener], Field(min_length=1)]
+    target_groups: Annotated[list[TargetGroup], Field(min_length=1)]
+
+
+class EndpointService(Strict):
+    name: Name
+    account: str
+    nlb: str
+    acceptance_required: bool = True
+    allowed_principals: list[str] = []
+    private_dns_name: str | None = None
+
+
+class Endpoint(Strict):
+    name: Name
+    vpc: str
+    service: str
+    subnets: Annotated[list[str], Field(min_length=1)]
+    # Unset means what AWS would do: pendingAcceptance when the service requires acceptance, else available.
+    state: Literal["pendingAcceptance", "available", "rejected"] | None = None
+    private_dns_enabled: bool = False
+
+
+class Topology(Strict):
+    description: str = ""
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
+    azs: Annotated[list[AvailabilityZone], Field(min_length=1, max_length=6)]
+    accounts: Annotated[dict[Name, AccountId], Field(min_length=1)]
+    vpcs: Annotated[list[Vpc], Field(min_length=1, max_length=256)]
+    nlbs: list[LoadBalancer] = []
+    endpoint_services: list[EndpointService] = []
+    endpoints: list[Endpoint] = []

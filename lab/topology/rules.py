@@ -1,0 +1,193 @@
+"""Rules that relate parts of a topology to each other, checked after the schema.
+
+Each rule raises a TopologyError at the first offending path. Order matters for the golden
+tests: names first, then references, then addressing, then AWS placement rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from lab.topology.errors import TopologyError
+from lab.topology.model import Topology, Vpc
+
+ENDPOINTS_PER_VPC = 50  # AWS's default quota of interface endpoints per VPC
+
+
+def check_rules(topo: Topology) -> None:
+    _unique(((f"vpcs[{i}].name", v.name) for i, v in enumerate(topo.vpcs)), "VPC")
+    _unique(((f"azs[{i}].name", a.name) for i, a in enumerate(topo.azs)), "AZ")
+    _unique(((f"azs[{i}].id", a.id) for i, a in enumerate(topo.azs)), "AZ ID")
+    _unique(((f"nlbs[{i}].name", n.name) for i, n in enumerate(topo.nlbs)), "load balancer")
+    _unique(((f"endpoint_services[{i}].name", s.name) for i, s in enumerate(topo.endpoint_services)), "endpoint service")
+    _unique(((f"endpoints[{i}].name", e.name) for i, e in enumerate(topo.endpoints)), "endpoint")
+    _unique(
+        ((f"vpcs[{i}].instances[{j}].name", inst.name) for i, v in enumerate(topo.vpcs) for j, inst in enumerate(v.instances)),
+        "instance (names are lab-wide, so `lab exec NAME` is unambiguous)",
+    )
+    _unique(((f"accounts.{k}", v) for k, v in topo.accounts.items()), "account ID")
+    for i, vpc in enumerate(topo.vpcs):
+        _check_vpc(topo, vpc, f"vpcs[{i}]")
+    _check_nlbs(topo)
+    _check_services(topo)
+    _check_endpoints(topo)
+
+
+def _unique(items: Iterable[tuple[str, str]], what: str) -> None:
+    seen: dict[str, str] = {}
+    for path, name in items:
+        if name in seen:
+            raise TopologyError(path, f"{what} {name!r} is already defined at {seen[name]}", "give each one its own name")
+        seen[name] = path
+
+
+def _check_vpc(topo: Topology, vpc: Vpc, path: str) -> None:
+    if vpc.account not in topo.accounts:
+        raise TopologyError(f"{path}.account", f"unknown account {vpc.account!r}",
+                            f"use one of the accounts: keys ({', '.join(topo.accounts)})")
+    az_names = [a.name for a in topo.azs]
+    vpc_net = ipaddress.IPv4Network(vpc.cidr)
+    _unique(((f"{path}.subnets[{j}].name", s.name) for j, s in enumerate(vpc.subnets)), "subnet")
+    nets: list[tuple[str, ipaddress.IPv4Network]] = []
+    for j, sub in enumerate(vpc.subnets):
+        spath = f"{path}.subnets[{j}]"
+        if sub.az not in az_names:
+            raise TopologyError(f"{spath}.az", f"unknown AZ {sub.az!r}", f"use one of the azs: ({', '.join(az_names)})")
+        net = ipaddress.IPv4Network(sub.cidr)
+        if not net.subnet_of(vpc_net):
+            raise TopologyError(f"{spath}.cidr", f"{net} is not inside the VPC's {vpc_net}",
+                                f"pick a subnet of {vpc_net}")
+        for other_path, other in nets:
+            if net.overlaps(other):
+                raise TopologyError(f"{spath}.cidr", f"{net} overlaps {other} ({other_path})",
+                                    "subnets of one VPC must not overlap; pick a free range")
+        nets.append((f"{spath}.cidr", net))
+    subnets = {s.name: s for s in vpc.subnets}
+    used: dict[str, str] = {}
+    for j, inst in enumerate(vpc.instances):
+        ipath = f"{path}.instances[{j}]"
+        if inst.subnet not in subnets:
+            raise TopologyError(f"{ipath}.subnet", f"no subnet {inst.subnet!r} in VPC {vpc.name!r}",
+                                f"use one of: {', '.join(subnets)}")
+        if inst.ip is None:
+            continue
+        net = ipaddress.IPv4Network(subnets[inst.subnet].cidr)
+        ip = ipaddress.IPv4Address(inst.ip)
+        if ip not in net:
+            raise TopologyError(f"{ipath}.ip", f"{ip} is not in subnet {inst.subnet} ({net})", f"pick an address in {net}")
+        hosts = list(net.hosts())
+        # AWS reserves the first four addresses (network, router, DNS, future) and the last one.
+        if ip in (net.network_address, net.broadcast_address) or ip in hosts[:3]:
+            raise TopologyError(f"{ipath}.ip", f"{ip} is reserved by AWS in {net} (first four and last addresses)",
+                                f"pick an address from {hosts[3]} to {hosts[-1]}")
+        if inst.ip in used:
+            raise TopologyError(f"{ipath}.ip", f"{ip} is already used by {used[inst.ip]}", "give each instance its own IP")
+        used[inst.ip] = ipath
+
+
+def _vpc(topo: Topology, name: str) -> Vpc | None:
+    return next((v for v in topo.vpcs if v.name == name), None)
+
+
+def _check_subnet_list(topo: Topology, vpc: Vpc, subnets: list[str], path: str) -> None:
+    names = {s.name: s for s in vpc.subnets}
+    seen_az: dict[str, str] = {}
+    for k, name in enumerate(subnets):
+        if name not in names:
+            raise TopologyError(f"{path}[{k}]", f"no subnet {name!r} in VPC {vpc.name!r}", f"use one of: {', '.join(names)}")
+        az = names[name].az
+        if az in seen_az:
+            raise TopologyError(f"{path}[{k}]", f"subnet {name!r} is in {az}, like {seen_az[az]!r}",
+                                "AWS takes one subnet per AZ; pick a subnet in another AZ")
+        seen_az[az] = name
+
+
+def _check_nlbs(topo: Topology) -> None:
+    for i, nlb in enumerate(topo.nlbs):
+        path = f"nlbs[{i}]"
+        vpc = _vpc(topo, nlb.vpc)
+        if vpc is None:
+            raise TopologyError(f"{path}.vpc", f"no VPC {nlb.vpc!r}", f"use one of: {', '.join(v.name for v in topo.vpcs)}")
+        _check_subnet_list(topo, vpc, nlb.subnets, f"{path}.subnets")
+        tgs = [tg.name for tg in nlb.target_groups]
+        _unique(((f"{path}.target_groups[{k}].name", n) for k, n in enumerate(tgs)), "target group")
+        instances = {inst.name for inst in vpc.instances}
+        for k, tg in enumerate(nlb.target_groups):
+            for m, target in enumerate(tg.targets):
+                if target not in instances:
+                    raise TopologyError(f"{path}.target_groups[{k}].targets[{m}]",
+                                        f"no instance {target!r} in VPC {vpc.name!r}",
+                                        f"use one of: {', '.join(sorted(instances)) or '(none: add instances)'}")
+        ports: dict[int, int] = {}
+        for k, listener in enumerate(nlb.listeners):
+            lpath = f"{path}.listeners[{k}]"
+            if listener.target_group not in tgs:
+                raise TopologyError(f"{lpath}.target_group", f"no target group {listener.target_group!r}",
+                                    f"use one of: {', '.join(tgs)}")
+            if listener.port in ports:
+                raise TopologyError(f"{lpath}.port", f"port {listener.port} is already used by listeners[{ports[listener.port]}]",
+                                    "give each listener its own port")
+            ports[listener.port] = k
+
+
+def _check_services(topo: Topology) -> None:
+    nlbs = [n.name for n in topo.nlbs]
+    used: dict[str, int] = {}
+    for i, svc in enumerate(topo.endpoint_services):
+        path = f"endpoint_services[{i}]"
+        if svc.account not in topo.accounts:
+            raise TopologyError(f"{path}.account", f"unknown account {svc.account!r}",
+                                f"use one of: {', '.join(topo.accounts)}")
+        if svc.nlb not in nlbs:
+            raise TopologyError(f"{path}.nlb", f"no load balancer {svc.nlb!r}", f"use one of: {', '.join(nlbs) or '(none)'}")
+        if svc.nlb in used:
+            raise TopologyError(f"{path}.nlb", f"load balancer {svc.nlb!r} already backs endpoint_services[{used[svc.nlb]}]",
+                                "give each service its own NLB")
+        used[svc.nlb] = i
+        for k, principal in enumerate(svc.allowed_principals):
+            if principal != "*" and not _is_principal(principal):
+                raise TopologyError(f"{path}.allowed_principals[{k}]", f"{principal!r} is not a principal",
+                                    "write '*' or an ARN such as arn:aws:iam::222222222222:root")
+
+
+def _is_principal(text: str) -> bool:
+    parts = text.split(":")
+    return len(parts) == 6 and parts[:3] == ["arn", "aws", "iam"] and parts[4].isdigit() and len(parts[4]) == 12
+
+
+def principal_allows(principals: list[str], account_id: str) -> bool:
+    """Whether an allowed-principals list admits an account (the account root, any role in it, or '*')."""
+    return any(p == "*" or p.split(":")[4] == account_id for p in principals)
+
+
+def _check_endpoints(topo: Topology) -> None:
+    services = {s.name: s for s in topo.endpoint_services}
+    per_vpc: dict[str, int] = {}
+    for i, ep in enumerate(topo.endpoints):
+        path = f"endpoints[{i}]"
+        vpc = _vpc(topo, ep.vpc)
+        if vpc is None:
+            raise TopologyError(f"{path}.vpc", f"no VPC {ep.vpc!r}", f"use one of: {', '.join(v.name for v in topo.vpcs)}")
+        svc = services.get(ep.service)
+        if svc is None:
+            raise TopologyError(f"{path}.service", f"no endpoint service {ep.service!r}",
+                                f"use one of: {', '.join(services) or '(none: add endpoint_services)'}")
+        _check_subnet_list(topo, vpc, ep.subnets, f"{path}.subnets")
+        nlb = next(n for n in topo.nlbs if n.name == svc.nlb)
+        nlb_vpc = _vpc(topo, nlb.vpc)
+        assert nlb_vpc is not None
+        nlb_azs = {s.az for s in nlb_vpc.subnets if s.name in nlb.subnets}
+        for k, name in enumerate(ep.subnets):
+            az = next(s.az for s in vpc.subnets if s.name == name)
+            if az not in nlb_azs:
+                raise TopologyError(f"{path}.subnets[{k}]", f"service {svc.name!r} is not available in {az}",
+                                    f"pick subnets in the NLB's AZs: {', '.join(sorted(nlb_azs))}")
+        account_id = topo.accounts[vpc.account]
+        if vpc.account != svc.account and not principal_allows(svc.allowed_principals, account_id):
+            raise TopologyError(f"{path}", f"account {vpc.account} ({account_id}) is not an allowed principal of service {svc.name!r}",
+                                f"add 'arn:aws:iam::{account_id}:root' to that service's allowed_principals")
+        per_vpc[ep.vpc] = per_vpc.get(ep.vpc, 0) + 1
+        if per_vpc[ep.vpc] > ENDPOINTS_PER_VPC:
+            raise TopologyError(path, f"VPC {ep.vpc!r} has more than {ENDPOINTS_PER_VPC} interface endpoints (AWS quota)",
+                                "spread endpoints over more VPCs")
