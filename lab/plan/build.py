@@ -1,0 +1,216 @@
+"""Topology -> Plan: resolve every name, address, ID, table and config value, touching nothing.
+
+Stages run in a fixed order (VPCs, then load balancer nodes, then endpoints) because later
+stages allocate addresses from pools that earlier stages filled. The result is deterministic for
+a given topology and lab name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from lab.plan import names
+from lab.plan.addressing import SubnetPool
+from lab.plan.ids import aws_id, digest, dns_token
+from lab.plan.model import (
+    App, Backend, Bridge, EndpointPlan, Eni, Frontend, Iface, Netns, NlbNode, Place, Plan, Route, Rule, Server,
+    VethPair,
+)
+from lab.topology.errors import LabInputError
+from lab.topology.model import LoadBalancer, Topology
+
+LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+NO_IPV6 = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
+ROUTER_SYSCTLS = {"net/ipv4/ip_forward": "1", **NO_IPV6}
+INSTANCE_SYSCTLS = dict(NO_IPV6)
+# An NLB node holds legs in overlapping subnets: it must never route between them (ip_forward=0),
+# answer ARP only for the leg's own address, and accept replies that policy routing sends on a
+# leg other than the main table would pick (rp_filter=0). "default" is set before legs move in,
+# because a moved interface takes its settings from it.
+NODE_SYSCTLS = {
+    "net/ipv4/ip_forward": "0",
+    "net/ipv4/conf/all/rp_filter": "0",
+    "net/ipv4/conf/default/rp_filter": "0",
+    "net/ipv4/conf/all/arp_ignore": "1",
+    "net/ipv4/conf/default/arp_ignore": "1",
+    "net/ipv4/conf/all/arp_announce": "2",
+    "net/ipv4/conf/default/arp_announce": "2",
+    **NO_IPV6,
+}
+PROVIDER_LEG = "prov"
+FIRST_LEG_TABLE = 100
+FIRST_RULE_PRIORITY = 1000
+
+
+def check_lab_name(lab: str) -> None:
+    if not LAB_NAME_RE.match(lab):
+        raise LabInputError("--name", f"{lab!r} is not a valid lab name",
+                            "use 1-16 characters of a-z, 0-9 and '-', starting with a letter")
+
+
+def endpoint_state(topo: Topology, ep_name: str) -> str:
+    ep = next(e for e in topo.endpoints if e.name == ep_name)
+    if ep.state is not None:
+        return ep.state
+    svc = next(s for s in topo.endpoint_services if s.name == ep.service)
+    return "pendingAcceptance" if svc.acceptance_required else "available"
+
+
+class _Builder:
+    def __init__(self, topo: Topology, lab: str):
+        self.topo, self.lab = topo, lab
+        self.plan = Plan(lab=lab, region=topo.region)
+        self.pools: dict[tuple[str, str], SubnetPool] = {}
+        self.instance_ip: dict[str, str] = {}
+        self.instance_az: dict[str, str] = {}
+        self.node_ips: dict[str, set[str]] = defaultdict(set)
+        self.node_legs: dict[str, int] = defaultdict(int)
+        self.frontends: dict[str, list[Frontend]] = defaultdict(list)
+        self.inv: dict[str, list[dict]] = defaultdict(list)
+
+    def id(self, prefix: str, *identity: str) -> str:
+        return aws_id(prefix, self.lab, *identity)
+
+    def subnet_az(self, vpc_name: str, subnet: str) -> str:
+        vpc = next(v for v in self.topo.vpcs if v.name == vpc_name)
+        return next(s.az for s in vpc.subnets if s.name == subnet)
+
+    def bridge_name(self, subnet: str) -> str:
+        return names.short_ifname("br-", subnet)
+
+    def build(self) -> Plan:
+        for vpc in self.topo.vpcs:
+            self.add_vpc(vpc)
+        nodes = {nlb.name: self.add_nlb(nlb) for nlb in self.topo.nlbs}
+        for svc in self.topo.endpoint_services:
+            nlb = next(n for n in self.topo.nlbs if n.name == svc.nlb)
+            svc_id = self.id("vpce-svc", "service", svc.name)
+            self.inv["services"].append({
+                "ServiceId": svc_id, "ServiceName": f"com.amazonaws.vpce.{self.topo.region}.{svc_id}",
+                "Name": svc.name, "Owner": self.topo.accounts[svc.account], "Nlb": svc.nlb,
+                "AcceptanceRequired": svc.acceptance_required, "AllowedPrincipals": list(svc.allowed_principals),
+                "AvailabilityZones": sorted({n.az for n in nodes[nlb.name]}),
+            })
+        for ep in self.topo.endpoints:
+            self.add_endpoint(ep, nodes)
+        for nlb_nodes in nodes.values():
+            for node in nlb_nodes:
+                self.plan.nodes.append(NlbNode(**{**node.__dict__, "frontends": tuple(self.frontends[node.container])}))
+        self.plan.inventory = dict(self.inv)
+        return self.plan
+
+    def add_vpc(self, vpc) -> None:
+        router = names.router_netns(self.lab, vpc.name)
+        rplace = Place("netns", router)
+        self.plan.namespaces.append(Netns(router, "vpc-router", vpc.name, None, ROUTER_SYSCTLS))
+        self.inv["vpcs"].append({"VpcId": self.id("vpc", "vpc", vpc.name), "Name": vpc.name, "CidrBlock": vpc.cidr,
+                                 "OwnerId": self.topo.accounts[vpc.account], "Netns": router})
+        for j, sub in enumerate(vpc.subnets):
+            pool = SubnetPool(sub.cidr, f"vpcs[{vpc.name}].subnets[{j}]")
+            self.pools[(vpc.name, sub.name)] = pool
+            self.plan.bridges.append(Bridge(rplace, self.bridge_name(sub.name), (pool.cidr(pool.gateway),), sub.name))
+            self.inv["subnets"].append({"SubnetId": self.id("subnet", "subnet", vpc.name, sub.name), "Name": sub.name,
+                                        "VpcId": self.id("vpc", "vpc", vpc.name), "CidrBlock": sub.cidr,
+                                        "AvailabilityZone": sub.az, "Bridge": self.bridge_name(sub.name)})
+        for inst in vpc.instances:  # fixed addresses first, so automatic ones never take them
+            if inst.ip:
+                self.pools[(vpc.name, inst.subnet)].take(inst.ip)
+        for inst in vpc.instances:
+            pool = self.pools[(vpc.name, inst.subnet)]
+            ip = inst.ip or pool.lowest()
+            az = self.subnet_az(vpc.name, inst.subnet)
+            self.instance_ip[inst.name], self.instance_az[inst.name] = ip, az
+            ns = names.instance_netns(self.lab, vpc.name, inst.name)
+            self.plan.namespaces.append(Netns(ns, "instance", vpc.name, inst.name, INSTANCE_SYSCTLS))
+            key = f"instance:{inst.name}"
+            self.add_veth(key, "instance", Iface(Place("netns", ns), "eth0", (pool.cidr(ip),)),
+                          Iface(rplace, names.short_ifname("i-", inst.name), master=self.bridge_name(inst.subnet)))
+            self.plan.routes.append(Route(Place("netns", ns), "0.0.0.0/0", "eth0", gateway=pool.gateway))
+            if inst.app:
+                self.plan.apps.append(App(inst.name, ns, inst.app, inst.port, az, vpc.name))
+            self.inv["instances"].append({"InstanceId": self.id("i", "instance", inst.name), "Name": inst.name,
+                                          "VpcId": self.id("vpc", "vpc", vpc.name), "Subnet": inst.subnet,
+                                          "AvailabilityZone": az, "PrivateIpAddress": ip, "Netns": ns,
+                                          "App": inst.app})
+
+    def add_veth(self, key: str, role: str, a: Iface, b: Iface) -> None:
+        tmp = (names.temp_ifname(self.lab, key, "a"), names.temp_ifname(self.lab, key, "b"))
+        self.plan.veths.append(VethPair(key, role, a, b, tmp, names.ownership_alias(self.lab, key)))
+
+    def add_leg(self, node: str, key: str, role: str, ifname: str, ip: str, pool: SubnetPool,
+                router_place: Place, router_ifname: str, subnet: str) -> None:
+        """One NLB node leg: a veth into a subnet bridge, with its own routing table and rule."""
+        place = Place("container", node)
+        table = FIRST_LEG_TABLE + self.node_legs[node]
+        priority = FIRST_RULE_PRIORITY + self.node_legs[node]
+        self.node_legs[node] += 1
+        self.node_ips[node].add(ip)
+        self.add_veth(key, role, Iface(place, ifname, (pool.cidr(ip),), noprefixroute=True),
+                      Iface(router_place, router_ifname, master=self.bridge_name(subnet)))
+        self.plan.routes.append(Route(place, str(pool.net), ifname, table=table))
+        self.plan.routes.append(Route(place, "0.0.0.0/0", ifname, gateway=pool.gateway, table=table))
+        self.plan.rules.append(Rule(place, ip, table, priority))
+
+    def add_nlb(self, nlb: LoadBalancer) -> list:
+        vpc = next(v for v in self.topo.vpcs if v.name == nlb.vpc)
+        rplace = Place("netns", names.router_netns(self.lab, vpc.name))
+        nodes = []
+        for subnet in nlb.subnets:
+            az = self.subnet_az(vpc.name, subnet)
+            container = names.node_container(self.lab, nlb.name, az)
+            pool = self.pools[(vpc.name, subnet)]
+            ip = pool.highest()
+            self.add_leg(container, f"nlb:{nlb.name}:{az}", "nlb-provider", PROVIDER_LEG, ip, pool, rplace,
+                         names.short_ifname("nlb-", digest(container)[:11]), subnet)
+            backends = tuple(self.backend(nlb, tg, az, ip) for tg in nlb.target_groups)
+            nodes.append(NlbNode(container, nlb.name, az, ip, NODE_SYSCTLS, (), backends))
+            self.inv["nlb_nodes"].append({"Container": container, "LoadBalancer": nlb.name, "AvailabilityZone": az,
+                                          "Subnet": subnet, "PrivateIpAddress": ip, "CrossZone": nlb.cross_zone})
+        return nodes
+
+    def backend(self, nlb: LoadBalancer, tg, az: str, source: str) -> Backend:
+        # Cross-zone off (AWS's default for NLBs): a node only sends to targets in its own AZ.
+        targets = [t for t in tg.targets if nlb.cross_zone or self.instance_az[t] == az]
+        servers = tuple(Server(t, self.instance_ip[t], tg.port, source, PROVIDER_LEG) for t in targets)
+        hc = tg.health_check
+        return Backend(f"tg-{tg.name}", tg.proxy_protocol_v2, hc.interval, hc.healthy_threshold,
+                       hc.unhealthy_threshold, servers)
+
+    def add_endpoint(self, ep, nodes: dict[str, list[NlbNode]]) -> None:
+        svc = next(s for s in self.topo.endpoint_services if s.name == ep.service)
+        nlb = next(n for n in self.topo.nlbs if n.name == svc.nlb)
+        vpc = next(v for v in self.topo.vpcs if v.name == ep.vpc)
+        rplace = Place("netns", names.router_netns(self.lab, vpc.name))
+        vpce_id = self.id("vpce", "endpoint", ep.name)
+        svc_id = self.id("vpce-svc", "service", svc.name)
+        state = endpoint_state(self.topo, ep.name)
+        ifname = "eni-" + vpce_id.removeprefix("vpce-0")[:11]
+        token = dns_token(self.lab, "endpoint", ep.name)
+        suffix = f"{svc_id}.{self.topo.region}.vpce.amazonaws.com"
+        dns = [{"DnsName": f"{vpce_id}-{token}.{suffix}", "Scope": "regional"}]
+        enis = []
+        for subnet in ep.subnets:
+            az = self.subnet_az(vpc.name, subnet)
+            node = next(n for n in nodes[nlb.name] if n.az == az)
+            pool = self.pools[(vpc.name, subnet)]
+            # The ENI's address comes from the consumer's subnet (as on AWS) and must differ from
+            # every other leg of the same node, whose subnets may overlap this one.
+            ip = pool.highest(avoid=self.node_ips[node.container])
+            eni = Eni(self.id("eni", "eni", ep.name, az), subnet, self.id("subnet", "subnet", vpc.name, subnet), az, ip,
+                      node.container, ifname)
+            enis.append(eni)
+            dns.append({"DnsName": f"{vpce_id}-{token}-{az}.{suffix}", "Scope": "zonal", "AvailabilityZone": az})
+            if state != "available":
+                continue  # no data path until the provider accepts (issue: data plane follows state)
+            self.add_leg(node.container, f"eni:{ep.name}:{az}", "endpoint-eni", ifname, ip, pool, rplace, ifname, subnet)
+            for listener in nlb.listeners:
+                self.frontends[node.container].append(
+                    Frontend(f"{vpce_id}-{listener.port}", ip, listener.port, ifname, vpce_id, f"tg-{listener.target_group}"))
+        self.plan.endpoints.append(EndpointPlan(vpce_id, ep.name, vpc.name, vpc.account, svc.name, svc_id, state,
+                                                tuple(enis), tuple(dns)))
+
+
+def build_plan(topo: Topology, lab: str) -> Plan:
+    check_lab_name(lab)
+    return _Builder(topo, lab).build()

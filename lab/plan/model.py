@@ -1,0 +1,175 @@
+"""The plan: the lab's desired state, fully resolved (every name, address, ID and table number).
+
+`lab.plan.build` makes it from a validated topology without touching the system; `lab.apply`
+makes it real. Keeping the two apart lets the plan be unit-tested without root and lets
+`lab status` explain the lab from the state file alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+PlaceKind = Literal["netns", "container"]
+MAIN_TABLE = 254
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an interface lives: a named network namespace, or an NLB node container's namespace."""
+
+    kind: PlaceKind
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Iface:
+    place: Place
+    ifname: str
+    addresses: tuple[str, ...] = ()  # CIDR notation, e.g. "10.0.1.10/24"
+    master: str | None = None  # a bridge in the same place
+    # Legs of an NLB node share subnets (consumer and provider CIDRs overlap), so their connected
+    # routes live only in per-leg tables, never in the main table where they would collide.
+    noprefixroute: bool = False
+
+
+@dataclass(frozen=True)
+class VethPair:
+    key: str  # stable identity within the lab, e.g. "instance:consumer-client"
+    role: str  # instance | nlb-provider | endpoint-eni
+    a: Iface
+    b: Iface
+    tmp: tuple[str, str]  # root-namespace names before the ends are moved
+    alias: str  # ownership marker written to both ends
+
+
+@dataclass(frozen=True)
+class Bridge:
+    place: Place
+    ifname: str
+    addresses: tuple[str, ...]
+    subnet: str
+
+
+@dataclass(frozen=True)
+class Route:
+    place: Place
+    dst: str  # "0.0.0.0/0" or a CIDR
+    dev: str
+    gateway: str | None = None
+    table: int = MAIN_TABLE
+
+
+@dataclass(frozen=True)
+class Rule:
+    place: Place
+    src: str
+    table: int
+    priority: int
+
+
+@dataclass(frozen=True)
+class Netns:
+    name: str
+    role: Literal["vpc-router", "instance"]
+    vpc: str
+    instance: str | None
+    sysctls: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    ip: str
+    port: int
+    source: str  # the node's provider-leg IP: targets see it as the peer, as on AWS
+    iface: str
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    proxy_protocol_v2: bool
+    interval_s: int
+    rise: int
+    fall: int
+    servers: tuple[Server, ...]
+
+
+@dataclass(frozen=True)
+class Frontend:
+    name: str
+    ip: str
+    port: int
+    iface: str
+    vpce_id: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class NlbNode:
+    container: str
+    nlb: str
+    az: str
+    provider_ip: str
+    sysctls: dict[str, str]
+    frontends: tuple[Frontend, ...]
+    backends: tuple[Backend, ...]
+
+
+@dataclass(frozen=True)
+class App:
+    instance: str
+    netns: str
+    kind: str
+    port: int
+    az: str
+    vpc: str
+
+
+@dataclass(frozen=True)
+class Eni:
+    id: str
+    subnet: str
+    subnet_id: str
+    az: str
+    ip: str
+    node: str  # the NLB node container that owns this leg
+    ifname: str
+
+
+@dataclass(frozen=True)
+class EndpointPlan:
+    id: str
+    name: str
+    vpc: str
+    account: str
+    service: str
+    service_id: str
+    state: str
+    enis: tuple[Eni, ...]
+    dns_entries: tuple[dict[str, str], ...]
+
+
+@dataclass
+class Plan:
+    lab: str
+    region: str
+    namespaces: list[Netns] = field(default_factory=list)
+    bridges: list[Bridge] = field(default_factory=list)
+    veths: list[VethPair] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    nodes: list[NlbNode] = field(default_factory=list)
+    apps: list[App] = field(default_factory=list)
+    endpoints: list[EndpointPlan] = field(default_factory=list)
+    inventory: dict[str, list[dict]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def places(self) -> list[Place]:
+        return [Place("netns", ns.name) for ns in self.namespaces] + [Place("container", n.container) for n in self.nodes]
