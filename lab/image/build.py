@@ -267,7 +267,9 @@ def classify_pull_error(err: Exception) -> ImageBuildError:
         "dial tcp", "no such host", "lookup ", "i/o timeout", "timeout", "connection refused",
         "network is unreachable", "tls handshake", "temporary failure in name resolution",
     )
-    if any(s in low for s in offline_marks) or isinstance(err, (ConnectionError, OSError)):
+    # APIError subclasses OSError (via requests): only a non-API OSError is a transport failure.
+    transport = isinstance(err, OSError) and not isinstance(err, docker.errors.APIError)
+    if transport or any(s in low for s in offline_marks):
         return RegistryOffline(f"registry offline (unreachable) while pulling {PULL_REPO}:{PULL_TAG}: {text}")
     return ImageBuildError(f"pull of {PULL_REPO}:{PULL_TAG} failed: {text}")
 

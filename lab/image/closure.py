@@ -25,7 +25,8 @@ EXCLUDED = frozenset(
     }
 )
 
-_DEP_LINE = re.compile(r"^  (?P<alt>\|)?(?P<kind>PreDepends|Depends): (?P<name>\S+)\s*$")
+# "  Depends: x", or " |Depends: x" where the "|" (in place of the second space) means "or the next one".
+_DEP_LINE = re.compile(r"^ (?: |(?P<alt>\|))(?P<kind>PreDepends|Depends): (?P<name>\S+)\s*$")
 _PROVIDER_LINE = re.compile(r"^    (?P<name>\S+)\s*$")
 
 
@@ -41,8 +42,9 @@ class DepGraph:
 def parse_depends(text: str) -> DepGraph:
     """Parse the text of ``apt-cache depends --recurse --no-recommends --no-suggests ... PKG``.
 
-    Format: a package name at column 0, then its relations indented two spaces; a leading ``|`` marks
-    "or the next one"; a ``<virtual>`` name is followed by its providers indented four spaces.
+    Format: a package name at column 0, then its relations indented two spaces; a ``|`` in place of the
+    second space marks "or the next one"; a ``<virtual>`` name is followed by its providers,
+    indented four spaces.
     """
     g = DepGraph()
     current: str | None = None

@@ -80,7 +80,8 @@ def parse_deb822(text: str, origin: str = "") -> list[SourceEntry]:
             flush()
             continue
         if raw[0] in " \t" and last_key is not None:
-            stanza[last_key] += " " + raw.strip()  # continuation line (e.g. an inline Signed-By key)
+            # continuation line (e.g. an inline Signed-By key)
+            stanza[last_key] = f"{stanza[last_key]} {raw.strip()}".strip()
             continue
         key, sep, value = raw.partition(":")
         if not sep:
