@@ -185,7 +185,6 @@ class _Builder:
         vpce_id = self.id("vpce", "endpoint", ep.name)
         svc_id = self.id("vpce-svc", "service", svc.name)
         state = endpoint_state(self.topo, ep.name)
-        ifname = "eni-" + vpce_id.removeprefix("vpce-0")[:11]
         token = dns_token(self.lab, "endpoint", ep.name)
         suffix = f"{svc_id}.{self.topo.region}.vpce.amazonaws.com"
         dns = [{"DnsName": f"{vpce_id}-{token}.{suffix}", "Scope": "regional"}]
@@ -197,8 +196,10 @@ class _Builder:
             # The ENI's address comes from the consumer's subnet (as on AWS) and must differ from
             # every other leg of the same node, whose subnets may overlap this one.
             ip = pool.highest(avoid=self.node_ips[node.container])
-            eni = Eni(self.id("eni", "eni", ep.name, az), subnet, self.id("subnet", "subnet", vpc.name, subnet), az, ip,
-                      node.container, ifname)
+            eni_id = self.id("eni", "eni", ep.name, az)
+            # Both ends of the leg are named after the ENI ID, so captures and `ip link` read alike.
+            ifname = "eni-" + eni_id.removeprefix("eni-0")[:11]
+            eni = Eni(eni_id, subnet, self.id("subnet", "subnet", vpc.name, subnet), az, ip, node.container, ifname)
             enis.append(eni)
             dns.append({"DnsName": f"{vpce_id}-{token}-{az}.{suffix}", "Scope": "zonal", "AvailabilityZone": az})
             if state != "available":

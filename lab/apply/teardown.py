@@ -1,0 +1,84 @@
+"""`lab down` and rollback: remove exactly what the journal says this lab created.
+
+Works from the journal alone (no topology file needed), after a crash at any point, and any
+number of times. Order: processes, containers, root-namespace leftovers, namespaces, files.
+Each removal first checks ownership (owner token, container label, interface alias).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab.apply import netns, processes
+from lab.apply.context import Progress
+from lab.state.store import LabState
+
+
+@dataclass
+class DownReport:
+    lab: str
+    found: bool
+    removed: dict[str, int] = field(default_factory=dict)
+
+
+def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
+    report = DownReport(state.lab, found=state.dir.exists())
+    if not report.found:
+        return report
+    entries = list(state.journal.entries())
+    by_kind: dict[str, list[dict]] = {}
+    for entry in entries:
+        by_kind.setdefault(entry["kind"], []).append(entry)
+
+    tokens = [e["token"] for e in by_kind.get("process", [])]
+    report.removed["processes"] = processes.stop(tokens)
+
+    containers = [e["name"] for e in by_kind.get("container", [])]
+    if containers:
+        from lab.apply.nodes import LABEL_LAB  # late: nodes imports the runtime
+
+        runtime.check()  # no silent half-cleanup: if the engine is down, say so and keep the journal
+        ours = set(runtime.list_by_label(LABEL_LAB, state.lab))
+        for name in containers:
+            if name in ours:
+                runtime.remove(name)
+        report.removed["containers"] = len(ours & set(containers))
+
+    report.removed["root-links"] = _remove_root_leftovers(by_kind.get("veth", []))
+
+    removed_ns = 0
+    for entry in reversed(by_kind.get("netns", [])):
+        removed_ns += netns.remove(entry["name"])
+    report.removed["namespaces"] = removed_ns
+
+    for entry in reversed(by_kind.get("path", [])):
+        path = Path(entry["path"])
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    state.remove()
+    progress(f"removed lab {state.lab!r}: " + ", ".join(f"{n} {k}" for k, n in report.removed.items()))
+    return report
+
+
+def _remove_root_leftovers(veths: list[dict]) -> int:
+    """A crash between creating a pair and moving it leaves it in the root namespace, under its temporary name."""
+    count = 0
+    with IPRoute() as root:
+        for entry in veths:
+            for name in entry["tmp"]:
+                for idx in root.link_lookup(ifname=name):
+                    if root.get_links(idx)[0].get_attr("IFLA_IFALIAS") != entry["alias"]:
+                        continue  # same name, not our mark: never touch it
+                    try:
+                        root.link("del", index=idx)
+                        count += 1
+                    except NetlinkError:
+                        pass
+    return count

@@ -1,0 +1,78 @@
+"""`lab`: the command line of privatelink-lab.
+
+Exit codes: 0 success, 1 the lab or a check failed, 2 bad input (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from lab.cli.output import stderr
+from lab.topology.errors import LabInputError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="privatelink-lab")
+def cli() -> None:
+    """AWS PrivateLink rebuilt from real Linux networking: VPCs as namespaces, an HAProxy NLB,
+    interface endpoints and PROXY protocol v2, with packet-level verification.
+
+    \b
+    Typical session:
+      sudo lab up                 # the default lab (topologies/basic.yaml)
+      sudo lab status
+      sudo lab exec consumer-client -- curl -s http://ENI-IP/
+      sudo lab down
+    """
+
+
+def _register() -> None:
+    from lab.cli import exec_cmd, image_cmd, lifecycle, schema_cmd
+
+    for command in (lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,
+                    image_cmd.image, schema_cmd.schema):
+        cli.add_command(command)
+    try:
+        from lab.cli.ppv2_cmd import ppv2
+    except ImportError:  # pragma: no cover - the codec is part of the package
+        return
+    cli.add_command(ppv2)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="lab", standalone_mode=False)
+    except LabInputError as err:
+        click.echo(f"error: {err}", err=True)
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.Abort:
+        stderr.print("aborted")
+        return 1
+    except _failures() as err:
+        click.echo(f"error: {err}", err=True)
+        return 1
+    return 0
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """Failures of the system rather than of the input: reported in one line, exit 1."""
+    from lab.apply.bringup import BringUpError
+    from lab.apply.nodes import NodeError
+    from lab.apply.runtime.base import ContainerRuntimeError
+    from lab.image import ImageBuildError
+
+    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
