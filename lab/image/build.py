@@ -96,9 +96,9 @@ def cached_image(client: Any, tag: str = NLB_IMAGE_TAG) -> Any | None:
     return img
 
 
-def _result(img: Any, source: str, t0: float) -> ImageResult:
+def _result(img: Any, source: str, t0: float, tag: str) -> ImageResult:
     return ImageResult(
-        tag=NLB_IMAGE_TAG,
+        tag=tag,
         source=source,
         haproxy_version=(img.labels or {}).get(LABEL_HAPROXY, ""),
         seconds=round(time.monotonic() - t0, 2),
@@ -107,36 +107,39 @@ def _result(img: Any, source: str, t0: float) -> ImageResult:
     )
 
 
-def ensure_image(client: Any = None, *, force: bool = False, progress: Progress = print) -> ImageResult:
+def ensure_image(
+    client: Any = None, *, force: bool = False, progress: Progress = print, tag: str = NLB_IMAGE_TAG
+) -> ImageResult:
     """Return the NLB image, from cache unless ``force``; build or pull it otherwise.
 
     Raises :class:`ImageBuildError` naming every source tried and how to fix it. A failed forced
-    rebuild leaves the previous image in place (the tag moves only after verification).
+    rebuild leaves the previous image in place (the tag moves only after verification). ``tag`` is
+    for tests that must not replace the image other labs are using.
     """
     t0 = time.monotonic()
     client = client or docker_client()
     with _build_lock():
-        if not force and (img := cached_image(client)) is not None:
-            progress(f"image: {NLB_IMAGE_TAG} found in cache (HAProxy {img.labels.get(LABEL_HAPROXY)})")
-            return _result(img, "cache", t0)
+        if not force and (img := cached_image(client, tag)) is not None:
+            progress(f"image: {tag} found in cache (HAProxy {img.labels.get(LABEL_HAPROXY)})")
+            return _result(img, "cache", t0, tag)
         attempts: list[str] = []
         for source, step in (("debian", _build_from_debian), ("pull", _pull_official)):
             try:
-                img = step(client, progress)
+                img = step(client, progress, tag)
             except ImageBuildError as e:
                 attempts.append(f"{source}: {e}")
                 progress(f"image: {source} path failed: {str(e).splitlines()[0]}")
                 continue
-            _drop_dangling_previous(client, img.id, progress)
-            res = _result(img, source, t0)
+            prune_old_builds(client, progress)
+            res = _result(img, source, t0, tag)
             progress(
-                f"image: {NLB_IMAGE_TAG} ready from {source}, HAProxy {res.haproxy_version}, "
+                f"image: {tag} ready from {source}, HAProxy {res.haproxy_version}, "
                 f"{res.size_bytes / 1e6:.1f} MB, {res.seconds:.1f} s"
             )
             return res
     offline = any(a.startswith("pull:") and "offline" in a for a in attempts)
     raise ImageBuildError(
-        f"could not make the NLB image {NLB_IMAGE_TAG}. Tried:\n"
+        f"could not make the NLB image {tag}. Tried:\n"
         + "\n".join(f"  - {a}" for a in attempts)
         + "\nFix: give this host a reachable Debian mirror in /etc/apt/sources.list or "
         "/etc/apt/sources.list.d/*.sources (the build reads it and fetches trixie packages in a private "
@@ -147,23 +150,17 @@ def ensure_image(client: Any = None, *, force: bool = False, progress: Progress 
     )
 
 
-_previous_id: dict[str, str] = {}
+def prune_old_builds(client: Any, progress: Progress = print) -> None:
+    """Remove earlier builds left untagged by a rebuild: only images with OUR label, never in use.
 
-
-def _drop_dangling_previous(client: Any, new_id: str, progress: Progress) -> None:
-    # A forced rebuild moves the tag; the old image would linger as <none>:<none> forever.
-    old = _previous_id.pop(NLB_IMAGE_TAG, None)
-    if old and old != new_id:
-        with contextlib.suppress(Exception):  # still used by a running node: keep it, that is fine
-            client.images.remove(old, noprune=False)
-            progress(f"image: removed previous build {old[:19]}")
-
-
-def _remember_previous(client: Any) -> None:
-    import docker
-
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        _previous_id[NLB_IMAGE_TAG] = client.images.get(NLB_IMAGE_TAG).id
+    A rebuild moves the tag; the old image stays as <none>:<none>, or stays busy while a running node
+    still uses it. Pruning by label on every build collects it once it is free.
+    """
+    old = client.images.list(filters={"label": f"{LABEL_IMAGE}=nlb", "dangling": True})
+    for img in old:
+        with contextlib.suppress(Exception):  # still used by a container: collected next time
+            client.images.remove(img.id, noprune=False)
+            progress(f"image: removed earlier build {img.id[:19]}")
 
 
 def _deb_field(deb: Path, fld: str) -> str:
@@ -174,7 +171,7 @@ def _numbers(version: str) -> tuple[int, int, int]:
     return parse_haproxy_version(f"HAProxy version {version}")[0]
 
 
-def _build_from_debian(client: Any, progress: Progress) -> Any:
+def _build_from_debian(client: Any, progress: Progress, tag: str) -> Any:
     for tool in ("apt-get", "apt-cache", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise AptError(f"{tool} not found: the Debian build needs a Debian-like host")
@@ -228,10 +225,9 @@ def _build_from_debian(client: Any, progress: Progress) -> Any:
             with contextlib.suppress(Exception):
                 client.images.remove(image_id, force=True)
             raise
-        _remember_previous(client)
-        img = client.images.get(image_id)
-        img.tag(NLB_IMAGE_REPO, NLB_IMAGE_VERSION_TAG)
-        return client.images.get(NLB_IMAGE_TAG)
+        repo, _, version_tag = tag.rpartition(":")
+        client.images.get(image_id).tag(repo, version_tag)
+        return client.images.get(tag)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -274,7 +270,7 @@ def classify_pull_error(err: Exception) -> ImageBuildError:
     return ImageBuildError(f"pull of {PULL_REPO}:{PULL_TAG} failed: {text}")
 
 
-def _pull_official(client: Any, progress: Progress) -> Any:
+def _pull_official(client: Any, progress: Progress, tag: str) -> Any:
     import docker
 
     progress(f"image: trying the official image {PULL_REPO}:{PULL_TAG} (needs a reachable registry)")
@@ -292,10 +288,9 @@ def _pull_official(client: Any, progress: Progress) -> Any:
         [f"FROM {base.id}", "USER root", f"ENV PATH={ENV_PATH}", f"ENTRYPOINT {json.dumps(ENTRYPOINT)}", "CMD []"]
         + [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
     )
-    _remember_previous(client)
     try:
         img, _ = client.images.build(
-            fileobj=io.BytesIO(dockerfile.encode()), tag=NLB_IMAGE_TAG, rm=True, forcerm=True, pull=False
+            fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True, pull=False
         )
     except docker.errors.DockerException as e:
         raise ImageBuildError(f"local build on top of {PULL_REPO}:{PULL_TAG} failed: {e}") from e

@@ -17,6 +17,9 @@ from lab.image.errors import ImageVerifyError
 
 MIN_VERSION = (2, 9)  # set-proxy-v2-tlv-fmt (the AWS VPC endpoint ID TLV) appeared in HAProxy 2.9
 CONFIG_DIR = "/usr/local/etc/haproxy"
+# Name prefix of throwaway check containers; tests set it to their own prefix so that everything a
+# test run creates is recognisable (and removable) by name.
+THROWAWAY_PREFIX = "privatelink-lab-imgcheck-"
 _VERSION = re.compile(r"HAProxy version (\d+)\.(\d+)(?:\.(\d+))?(\S*)")
 
 
@@ -32,7 +35,7 @@ def parse_haproxy_version(text: str) -> tuple[tuple[int, int, int], str]:
 
 def _run_throwaway(client: Any, image: str, args: list[str], volumes: dict | None = None) -> tuple[int, str]:
     """Run ``args`` as the container's entrypoint; return (exit code, stdout+stderr). Always removed."""
-    name = f"privatelink-lab-imgcheck-{secrets.token_hex(4)}"
+    name = f"{THROWAWAY_PREFIX}{secrets.token_hex(4)}"
     container = client.containers.create(
         image,
         entrypoint=args,

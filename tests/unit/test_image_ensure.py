@@ -34,6 +34,10 @@ class FakeImages:
     def remove(self, ref: str, **_: Any) -> None:
         self.removed.append(ref)
 
+    def list(self, filters: dict[str, Any]) -> list[FakeImage]:
+        self.list_filters = filters
+        return [FakeImage({LABEL_IMAGE: "nlb"}, image_id="sha256:old")]
+
 
 class FakeClient:
     def __init__(self, by_tag: dict[str, FakeImage] | None = None) -> None:
@@ -60,25 +64,35 @@ def test_cache_hit_returns_quickly_without_building(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize("labels", [{}, {**GOOD, LABEL_RECIPE: "0"}, {**GOOD, LABEL_IMAGE: "other"}])
 def test_tag_without_our_labels_is_not_a_cache_hit(monkeypatch: pytest.MonkeyPatch, labels: dict[str, str]) -> None:
     built = FakeImage({**GOOD}, image_id="sha256:new")
-    monkeypatch.setattr(build, "_build_from_debian", lambda c, p: built)
+    monkeypatch.setattr(build, "_build_from_debian", lambda c, p, t: built)
     monkeypatch.setattr(build, "_pull_official", _no_build)
     res = ensure_image(FakeClient({NLB_IMAGE_TAG: FakeImage(labels)}), progress=lambda m: None)
     assert res.source == "debian" and res.image_id == "sha256:new"
 
 
-def test_force_rebuilds_even_with_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_force_rebuilds_even_with_cache_and_prunes_only_our_label(monkeypatch: pytest.MonkeyPatch) -> None:
     built = FakeImage(GOOD, image_id="sha256:new")
-    monkeypatch.setattr(build, "_build_from_debian", lambda c, p: built)
-    res = ensure_image(FakeClient({NLB_IMAGE_TAG: FakeImage(GOOD)}), force=True, progress=lambda m: None)
+    monkeypatch.setattr(build, "_build_from_debian", lambda c, p, t: built)
+    client = FakeClient({NLB_IMAGE_TAG: FakeImage(GOOD)})
+    res = ensure_image(client, force=True, progress=lambda m: None)
     assert res.source == "debian"
+    assert client.images.list_filters == {"label": f"{LABEL_IMAGE}=nlb", "dangling": True}
+    assert client.images.removed == ["sha256:old"]
+
+
+def test_other_tag_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(build, "_build_from_debian", lambda c, p, t: seen.append(t) or FakeImage(GOOD))
+    res = ensure_image(FakeClient(), tag="pltest/nlb:x", progress=lambda m: None)
+    assert seen == ["pltest/nlb:x"] and res.tag == "pltest/nlb:x"
 
 
 def test_falls_back_to_pull_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_mirror(c: Any, p: Any) -> Any:
+    def no_mirror(c: Any, p: Any, t: str) -> Any:
         raise NoMirrorError("no Debian archive mirror found in the host's apt configuration")
 
     monkeypatch.setattr(build, "_build_from_debian", no_mirror)
-    monkeypatch.setattr(build, "_pull_official", lambda c, p: FakeImage({**GOOD, LABEL_SOURCE: "pull"}))
+    monkeypatch.setattr(build, "_pull_official", lambda c, p, t: FakeImage({**GOOD, LABEL_SOURCE: "pull"}))
     lines: list[str] = []
     res = ensure_image(FakeClient(), progress=lines.append)
     assert res.source == "pull"
@@ -96,10 +110,10 @@ def test_falls_back_to_pull_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None
 def test_both_paths_fail_typed_error_lists_attempts_and_fix(
     monkeypatch: pytest.MonkeyPatch, pull_error: ImageBuildError, hint: str
 ) -> None:
-    def no_mirror(c: Any, p: Any) -> Any:
+    def no_mirror(c: Any, p: Any, t: str) -> Any:
         raise NoMirrorError("no Debian archive mirror found in /etc/apt/sources.list")
 
-    def pull(c: Any, p: Any) -> Any:
+    def pull(c: Any, p: Any, t: str) -> Any:
         raise pull_error
 
     monkeypatch.setattr(build, "_build_from_debian", no_mirror)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from lab.apply.runtime.base import (
 )
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+LOADED_MARK = b"Loading success"  # HAProxy master-worker's notice once a worker runs the config
+LOAD_TIMEOUT = 5.0
 
 
 def _endpoint() -> str:
@@ -98,8 +101,7 @@ class DockerRuntime(ContainerRuntime):
             raise NodeStartError(f"{name}: docker could not start it: {e.explanation or e}") from e
         except DockerException as e:
             raise NodeStartError(f"{name}: {e}") from e
-        container.reload()
-        state = container.attrs.get("State", {})
+        state = self._wait_loaded(container)
         pid = int(state.get("Pid") or 0)
         if not state.get("Running") or pid <= 0:
             logs = container.logs(tail=30).decode(errors="replace")
@@ -109,6 +111,26 @@ class DockerRuntime(ContainerRuntime):
                 f"{name}: exited at once (status {state.get('Status')}, code {state.get('ExitCode')}):\n{logs}"
             )
         return NodeHandle(name=name, id=container.id, pid=pid)
+
+    @staticmethod
+    def _wait_loaded(container: Any, timeout: float = LOAD_TIMEOUT) -> dict:
+        """Wait until HAProxy's master says it loaded the config, or the container exits.
+
+        `docker run` returns once the process exists, before HAProxy has parsed its config or bound
+        its sockets; a bad config or a missing bind address makes it exit a few ms later. Reporting
+        "started" then would hand the caller a dying node whose netns vanishes under it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            container.reload()
+            state = container.attrs.get("State", {})
+            if not state.get("Running"):
+                return state
+            if LOADED_MARK in container.logs(stdout=True, stderr=True, tail=20):
+                return state
+            if time.monotonic() > deadline:
+                return state  # e.g. `quiet` in the config silences the notice: running is enough
+            time.sleep(0.02)
 
     def reload(self, name: str) -> None:
         try:
