@@ -21,6 +21,7 @@ from lab.plan.model import Place, Plan
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 
+VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
 STEPS = ("namespaces", "bridges", "instances", "targets", "nodes", "legs", "config")
 
 
@@ -82,10 +83,10 @@ def _describe(plan: Plan, step: str) -> str:
     count = {
         "namespaces": f"{len(plan.namespaces)} network namespaces",
         "bridges": f"{len(plan.bridges)} subnet bridges",
-        "instances": f"{sum(v.role == 'instance' for v in plan.veths)} instance links",
+        "instances": f"{sum(v.role in VPC_LINK_ROLES for v in plan.veths)} instance and peering links",
         "targets": f"{len(plan.apps)} demo targets",
         "nodes": f"{len(plan.nodes)} NLB node containers",
-        "legs": f"{sum(v.role != 'instance' for v in plan.veths)} NLB legs (provider + endpoint ENIs)",
+        "legs": f"{sum(v.role not in VPC_LINK_ROLES for v in plan.veths)} NLB legs (provider + endpoint ENIs)",
         "config": f"{sum(len(n.frontends) for n in plan.nodes)} endpoint listeners live",
     }
     return count[step]
@@ -106,7 +107,7 @@ def _bridges(ctx: ApplyContext) -> None:
 
 def _instances(ctx: ApplyContext) -> None:
     for pair in ctx.plan.veths:
-        if pair.role == "instance":
+        if pair.role in VPC_LINK_ROLES:
             links.create_veth(ctx, pair)
     for route in ctx.plan.routes:
         if route.place.kind == "netns":
@@ -134,7 +135,7 @@ def _targets(ctx: ApplyContext) -> None:
 
 def _legs(ctx: ApplyContext) -> None:
     for pair in ctx.plan.veths:
-        if pair.role != "instance":
+        if pair.role not in VPC_LINK_ROLES:
             links.create_veth(ctx, pair)
     for route in ctx.plan.routes:
         if route.place.kind == "container":

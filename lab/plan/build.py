@@ -7,6 +7,7 @@ a given topology and lab name.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import defaultdict
 
@@ -94,6 +95,8 @@ class _Builder:
             })
         for ep in self.topo.endpoints:
             self.add_endpoint(ep, nodes)
+        for i, peering in enumerate(self.topo.peerings):
+            self.add_peering(peering, i)
         for nlb_nodes in nodes.values():
             for node in nlb_nodes:
                 self.plan.nodes.append(NlbNode(**{**node.__dict__, "frontends": tuple(self.frontends[node.container])}))
@@ -210,6 +213,21 @@ class _Builder:
                     Frontend(f"{vpce_id}-{listener.port}", ip, listener.port, ifname, vpce_id, f"tg-{listener.target_group}"))
         self.plan.endpoints.append(EndpointPlan(vpce_id, ep.name, vpc.name, vpc.account, svc.name, svc_id, state,
                                                 tuple(enis), tuple(dns)))
+
+
+    def add_peering(self, peering, index: int) -> None:
+        """A routed link between two VPC routers, addressed from link-local 169.254.x.y/30."""
+        a, b = (next(v for v in self.topo.vpcs if v.name == n) for n in peering.vpcs)
+        base = 169 << 24 | 254 << 16 | (index * 4)
+        ips = [ipaddress.IPv4Address(base + 1), ipaddress.IPv4Address(base + 2)]
+        ifname = names.short_ifname("pcx-", peering.name)
+        places = [Place("netns", names.router_netns(self.lab, v.name)) for v in (a, b)]
+        self.add_veth(f"peering:{peering.name}", "peering", Iface(places[0], ifname, (f"{ips[0]}/30",)),
+                      Iface(places[1], ifname, (f"{ips[1]}/30",)))
+        self.plan.routes.append(Route(places[0], b.cidr, ifname, gateway=str(ips[1])))
+        self.plan.routes.append(Route(places[1], a.cidr, ifname, gateway=str(ips[0])))
+        self.inv["peerings"].append({"VpcPeeringConnectionId": self.id("pcx", "peering", peering.name),
+                                     "Name": peering.name, "Vpcs": [a.name, b.name], "Link": ifname})
 
 
 def build_plan(topo: Topology, lab: str) -> Plan:

@@ -148,6 +148,17 @@ class Endpoint(Strict):
     private_dns_enabled: bool = False
 
 
+class Peering(Strict):
+    """A VPC peering connection: routed traffic between two VPCs whose CIDRs do not overlap.
+
+    PrivateLink exists so that consumers do not need one; the lab has it so that a topology can
+    show (and `lab verify` can catch) service traffic that leaks around the endpoint.
+    """
+
+    name: Name
+    vpcs: Annotated[list[str], Field(min_length=2, max_length=2)]
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -157,3 +168,4 @@ class Topology(Strict):
     nlbs: list[LoadBalancer] = []
     endpoint_services: list[EndpointService] = []
     endpoints: list[Endpoint] = []
+    peerings: list[Peering] = []

@@ -32,6 +32,7 @@ def check_rules(topo: Topology) -> None:
     _check_nlbs(topo)
     _check_services(topo)
     _check_endpoints(topo)
+    _check_peerings(topo)
 
 
 def _unique(items: Iterable[tuple[str, str]], what: str) -> None:
@@ -191,3 +192,21 @@ def _check_endpoints(topo: Topology) -> None:
         if per_vpc[ep.vpc] > ENDPOINTS_PER_VPC:
             raise TopologyError(path, f"VPC {ep.vpc!r} has more than {ENDPOINTS_PER_VPC} interface endpoints (AWS quota)",
                                 "spread endpoints over more VPCs")
+
+
+def _check_peerings(topo: Topology) -> None:
+    _unique(((f"peerings[{i}].name", p.name) for i, p in enumerate(topo.peerings)), "peering")
+    for i, peering in enumerate(topo.peerings):
+        path = f"peerings[{i}].vpcs"
+        vpcs = []
+        for k, name in enumerate(peering.vpcs):
+            vpc = _vpc(topo, name)
+            if vpc is None:
+                raise TopologyError(f"{path}[{k}]", f"no VPC {name!r}", f"use one of: {', '.join(v.name for v in topo.vpcs)}")
+            vpcs.append(vpc)
+        a, b = vpcs
+        if a.name == b.name:
+            raise TopologyError(f"{path}[1]", "a VPC cannot peer with itself", "name two different VPCs")
+        if ipaddress.IPv4Network(a.cidr).overlaps(ipaddress.IPv4Network(b.cidr)):
+            raise TopologyError(path, f"{a.name} ({a.cidr}) and {b.name} ({b.cidr}) overlap",
+                                "AWS cannot peer overlapping VPCs; that is what PrivateLink is for")
