@@ -13,8 +13,8 @@ from lab.image.build import classify_pull_error
 from lab.image.errors import ImageBuildError, RegistryOffline, RemoteImageNotFound
 from lab.image.verify import MIN_VERSION, parse_haproxy_version
 
-UID_13 = b"\x99\x01\x0d...\xb4\x36Debian Archive Automatic Signing Key (13/trixie) <ftpmaster@debian.org>"
-UID_12 = b"\xb4\x37Debian Archive Automatic Signing Key (12/bookworm) <ftpmaster@debian.org>"
+UID_13 = b"\x99\x01\x0d...\xb4\x36Debian Archive Automatic Signing Key (13/trixie) <ftpmaster@archive.example>"
+UID_12 = b"\xb4\x37Debian Archive Automatic Signing Key (12/bookworm) <ftpmaster@archive.example>"
 
 
 def test_keyring_has_trixie_key() -> None:
