@@ -31,6 +31,10 @@ class ApplyContext:
         if place.kind == "netns":
             return netns.netns_path(place.name)
         pid = self.container_pids.get(place.name)
+        if pid is None and self.runtime is not None:
+            pid = self.runtime.pid(place.name)  # a later command (reconcile) asks the engine
+            if pid is not None:
+                self.container_pids[place.name] = pid
         if pid is None:
             raise RuntimeError(f"container {place.name} has not been started")
         return Path(f"/proc/{pid}/ns/net")

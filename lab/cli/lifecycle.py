@@ -12,11 +12,9 @@ from lab.topology.errors import LabInputError
 
 
 def _runtime():
-    from lab.apply.runtime.docker import DockerRuntime
+    from lab.apply.api import runtime
 
-    runtime = DockerRuntime()
-    runtime.check()
-    return runtime
+    return runtime()
 
 
 @click.command()
@@ -26,40 +24,24 @@ def _runtime():
 @format_option
 def up(topology_ref: str | None, lab: str, fmt: str) -> None:
     """Bring up a lab: VPC namespaces, subnets, instances, NLB node containers and endpoints."""
-    from lab.apply.bringup import bring_up, preflight
-    from lab.image import ensure_image
-    from lab.plan.build import build_plan
-    from lab.state.store import LabState
-    from lab.topology.load import load_topology, resolve_topology_path
+    from lab.apply import api
 
-    t0 = time.perf_counter()
-    path = resolve_topology_path(topology_ref)
-    topo = load_topology(path)
-    plan = build_plan(topo, lab)
-    preflight(plan)
-    state = LabState(lab)
-    if state.exists():
-        state.create()  # raises the "already exists" input error, before any work
-    runtime = _runtime()
-    image = ensure_image(runtime.client, progress=progress) if plan.nodes else None
-    if image is not None:
-        progress(f"NLB image {image.tag}: HAProxy {image.haproxy_version} ({image.source})")
-    progress(f"bringing up lab {lab!r} from {path}")
-    timings = bring_up(plan, state, runtime, image.tag if image else "", progress, path.read_text())
-    total = time.perf_counter() - t0
-    summary = {"lab": lab, "topology": str(path), "seconds": round(total, 3),
-               "steps_ms": {k: round(v * 1000, 1) for k, v in timings.items()},
-               "endpoints": [_endpoint_summary(ep) for ep in plan.to_dict()["endpoints"]]}
+    result = api.up(topology_ref, lab, progress)
+    plan = result.plan.to_dict()
+    summary = {"lab": lab, "topology": str(result.topology), "seconds": round(result.seconds, 3),
+               "image": result.image_source,
+               "steps_ms": {k: round(v * 1000, 1) for k, v in result.steps_s.items()},
+               "endpoints": [_endpoint_summary(ep) for ep in plan["endpoints"]]}
     if fmt == "json":
         emit_json(summary)
         return
-    stdout.print(f"lab {lab!r} is up in {total:.2f} s")
+    stdout.print(f"lab {lab!r} is up in {result.seconds:.2f} s")
     for ep in summary["endpoints"]:
         stdout.print(f"  endpoint {ep['id']} ({ep['state']}) ENIs: {', '.join(ep['enis'])}")
-    client = next((i for i in plan.inventory.get("instances", []) if not i.get("App")), None)
+    client = next((i for i in plan["inventory"].get("instances", []) if not i.get("App")), None)
     eni = next((e for ep in summary["endpoints"] for e in ep["enis"]), None)
     if client and eni:
-        stdout.print(f"try: sudo lab exec {client['Name']}{_name_flag(lab)} -- curl -s http://{eni.split()[0]}/")
+        stdout.print(f"try: sudo lab exec{_name_flag(lab)} {client['Name']} -- curl -s http://{eni.split()[0]}/")
 
 
 def _name_flag(lab: str) -> str:
@@ -76,23 +58,14 @@ def _endpoint_summary(ep: dict) -> dict:
 @format_option
 def down(lab: str, fmt: str) -> None:
     """Remove exactly what a lab created (safe to repeat; works after a crash)."""
-    from lab.apply.teardown import teardown
-    from lab.state.store import LabState
+    from lab.apply import api
 
     if os.geteuid() != 0:
         raise LabInputError("lab down", "needs root", "run it with sudo")
-    state = LabState(lab)
     t0 = time.perf_counter()
-    if not state.dir.exists():
-        report = {"lab": lab, "found": False, "removed": {}}
-        msg = f"lab {lab!r} is not up; nothing to remove"
-    else:
-        state.lock()
-        containers = any(e["kind"] == "container" for e in state.journal.entries())
-        runtime = _runtime() if containers else None
-        result = teardown(state, runtime, progress=progress)
-        report = {"lab": lab, "found": True, "removed": result.removed}
-        msg = f"lab {lab!r} is down"
+    result = api.down(lab, progress)
+    report = {"lab": lab, "found": result.found, "removed": result.removed}
+    msg = f"lab {lab!r} is down" if result.found else f"lab {lab!r} is not up; nothing to remove"
     report["seconds"] = round(time.perf_counter() - t0, 3)
     if fmt == "json":
         emit_json(report)

@@ -1,0 +1,79 @@
+"""The lab's lifecycle as Python calls: what `lab up` / `lab down` do, for tests, the pytest
+plugin and benchmarks. The CLI is a thin layer over these."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.apply.bringup import bring_up, preflight
+from lab.apply.context import Progress
+from lab.apply.teardown import DownReport, teardown
+from lab.plan.build import build_plan
+from lab.plan.model import Plan
+from lab.state.store import LabState
+from lab.topology.load import load_topology, resolve_topology_path
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def runtime():
+    from lab.apply.runtime.docker import DockerRuntime
+
+    rt = DockerRuntime()
+    rt.check()
+    return rt
+
+
+@dataclass
+class UpResult:
+    lab: str
+    topology: Path
+    plan: Plan
+    seconds: float
+    steps_s: dict[str, float] = field(default_factory=dict)
+    image_source: str | None = None
+
+
+def up(topology: str | Path | None = None, name: str = "default", progress: Progress = _quiet) -> UpResult:
+    """Validate, plan, preflight, make sure the NLB image exists, and bring the lab up.
+
+    Raises LabInputError (bad input; nothing created), BringUpError (rolled back), or the
+    runtime's and image builder's errors.
+    """
+    from lab.image import ensure_image
+
+    t0 = time.perf_counter()
+    path = resolve_topology_path(str(topology) if topology is not None else None)
+    plan = build_plan(load_topology(path), name)
+    preflight(plan)
+    state = LabState(name)
+    if state.exists():
+        state.create()  # raises the "already exists" input error before any work
+    rt = runtime()
+    image = ensure_image(rt.client, progress=progress) if plan.nodes else None
+    if image is not None:
+        progress(f"NLB image {image.tag}: HAProxy {image.haproxy_version} ({image.source})")
+    progress(f"bringing up lab {name!r} from {path}")
+    steps = bring_up(plan, state, rt, image.tag if image else "", progress, path.read_text())
+    return UpResult(name, path, plan, time.perf_counter() - t0, steps, image.source if image else None)
+
+
+def down(name: str = "default", progress: Progress = _quiet) -> DownReport:
+    """Remove exactly what the lab created; a lab that is not up is not an error."""
+    state = LabState(name)
+    if not state.dir.exists():
+        return DownReport(name, found=False)
+    state.lock()
+    try:
+        containers = any(e["kind"] == "container" for e in state.journal.entries())
+        return teardown(state, runtime() if containers else None, progress)
+    finally:
+        state.unlock()
+
+
+def load_plan(name: str = "default") -> dict:
+    return LabState(name).load_plan()
