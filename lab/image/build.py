@@ -182,7 +182,10 @@ def _build_from_debian(client: Any, progress: Progress, tag: str) -> Any:
     try:
         root, errors = None, []
         for m in mirrors:
-            progress(f"image: private apt root for Debian {SUITE} from {m.uri} (listed in {m.origin}); {trust.description}")
+            progress(
+                f"image: private apt root for Debian {SUITE} from {m.uri} (listed in {m.origin}); "
+                f"{trust.description}"
+            )
             candidate = PrivateAptRoot(tmp / f"apt{len(errors)}", m.uri, trust)
             candidate.prepare()
             try:

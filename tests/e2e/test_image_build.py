@@ -161,3 +161,36 @@ def test_fresh_build_is_fast_and_then_cached(client: Any, image: Any, scratch_ta
     assert again.source == "cache" and again.image_id == res.image_id and again.seconds < 2
     print(f"\nfresh NLB image build: {res.seconds:.2f} s, {res.size_bytes / 1e6:.1f} MB, source {res.source}")
     _assert_no_test_containers(client)
+
+
+def test_without_a_mirror_the_pull_fallback_runs_and_is_reported(
+    client: Any, scratch_tag: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docker
+
+    from lab.image import ImageBuildError, ensure_image
+    from lab.image import build as build_mod
+    from lab.image.mirror import find_debian_mirrors
+
+    # The host's apt configuration as if it named no Debian mirror (an empty /etc/apt).
+    monkeypatch.setattr(build_mod, "find_debian_mirrors", lambda: find_debian_mirrors(tmp_path))
+    had_official = bool(client.images.list(name="haproxy"))
+    lines: list[str] = []
+    try:
+        res = ensure_image(client, force=True, progress=lines.append, tag=scratch_tag)
+    except ImageBuildError as e:  # the usual case here: no registry reachable
+        msg = str(e)
+        assert len(e.attempts) == 2 and e.attempts[0].startswith("debian: no Debian archive mirror")
+        assert e.attempts[1].startswith("pull: ")
+        assert ("registry offline" in msg) or ("not found in the registry" in msg), msg
+        assert "lab image build" in msg
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(scratch_tag)
+    else:  # a machine with a registry: the official image, relabelled
+        assert res.source == "pull"
+        assert client.images.get(scratch_tag).labels["privatelink-lab.image.source"] == "pull"
+        if not had_official:
+            client.images.remove("haproxy:3.0", force=True)
+    assert any("debian path failed" in ln for ln in lines), lines
+    assert any("official image" in ln for ln in lines), lines
+    _assert_no_test_containers(client)
