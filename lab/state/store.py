@@ -31,6 +31,11 @@ def list_labs() -> list[str]:
 
 class LabState:
     def __init__(self, lab: str):
+        # Validate before the name becomes a path: `--name ../x` would otherwise point `lab down`'s
+        # rmtree at a folder outside the state root.
+        from lab.plan.build import check_lab_name  # late: the plan package imports the topology, not state
+
+        check_lab_name(lab)
         self.lab = lab
         self.dir = state_root() / lab
         self._lock_fd: int | None = None
