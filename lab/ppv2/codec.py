@@ -16,8 +16,11 @@ first byte is a registered TLV type (0x01-0x05, 0x20, 0x30, 0xE0-0xF7) and the
 whole of ``len`` parses as valid TLVs. Otherwise the address block is read, as for
 PROXY. Zero padding after an address block would also parse as TLVs (type 0,
 length 0), which is why the "TLVs only" reading needs a registered first type.
-The CRC is checked after the choice, so a corrupted health check is rejected
-rather than reinterpreted.
+If that first reading does not apply, the address block is read when the rest
+then parses as TLVs, and "TLVs only" is the last resort. The CRC is checked after
+the choice, so a corrupted health check is rejected rather than reinterpreted.
+``encode`` refuses the rare LOCAL header that this rule would read back the other
+way, which keeps both ``encode(decode(b)) == b`` and ``decode(encode(h)) == h``.
 """
 
 from __future__ import annotations
@@ -139,13 +142,20 @@ def _local_has_address_block(data: bytes, end: int, address_size: int) -> bool:
     """The module docstring's LOCAL rule; called only for LOCAL with an address family."""
     if end - FIXED_SIZE < address_size:
         return False  # too short to hold addresses: TLVs only (or nothing)
-    if data[FIXED_SIZE] not in _REGISTERED_TLV_TYPES:
+    tlvs_only = _parses_as_tlvs(data, FIXED_SIZE, end)
+    if tlvs_only and data[FIXED_SIZE] in _REGISTERED_TLV_TYPES:
+        return False
+    if _parses_as_tlvs(data, FIXED_SIZE + address_size, end):
         return True
+    return not tlvs_only  # when neither reading parses, the address reading reports the error
+
+
+def _parses_as_tlvs(data: bytes, start: int, end: int) -> bool:
     try:
-        parse_tlvs(data, FIXED_SIZE, end)
+        parse_tlvs(data, start, end)
     except BadTLV:
-        return True
-    return False
+        return False
+    return True
 
 
 def _unix_path(field: bytes) -> str:
@@ -190,6 +200,13 @@ def encode(header: Header, *, recompute_crc: bool = False) -> bytes:
         raise BadLength(f"addresses + TLVs are {length} bytes, len holds 65535 at most")
     fixed = SIGNATURE + bytes((0x20 | command, (family << 4) | transport)) + length.to_bytes(2, "big")
     out = fixed + addresses + tlvs
+    if not command and family and _local_has_address_block(out, len(out), ADDRESS_BLOCK_SIZE[family]) != bool(addresses):
+        # Refuse rather than emit bytes that decode() would read the other way.
+        raise BadAddress(
+            "ambiguous LOCAL header: its "
+            + ("address block would be read as TLVs" if addresses else "TLVs would be read as an address block")
+            + "; use family UNSPEC or start the TLVs with a registered type"
+        )
     if recompute_crc:
         out = _refresh_crc(out, FIXED_SIZE + len(addresses))
     return out
@@ -223,6 +240,9 @@ def _pack_unix(path: object) -> bytes:
         raw = path.encode("utf-8", "surrogateescape")  # the inverse of _unix_path
     except UnicodeEncodeError:
         raise BadAddress(f"UNIX address {path!r} cannot be encoded as bytes") from None
+    if raw.decode("utf-8", "surrogateescape") != path:
+        # Escaped bytes that happen to form valid UTF-8 would decode to other text.
+        raise BadAddress(f"UNIX address {path!r} is not in the form decode() produces")
     if len(raw) > 108 or raw.endswith(b"\0"):
         raise BadAddress(f"UNIX address {path!r} must be at most 108 bytes and not end in NUL (NUL is padding)")
     return raw.ljust(108, b"\0")

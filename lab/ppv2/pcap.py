@@ -104,6 +104,19 @@ class _Direction:
             self.buffered += len(payload)
         self._extend_stream()
 
+    def anchor(self, base: int) -> None:
+        """The SYN arrived after some data: its ISN + 1 is the certain stream start."""
+        if self.base is not None and not self.finished:
+            self._rebase(base)
+            # Bytes before the start belonged to the SYN: trim them off.
+            self.segments = {
+                max(offset, 0): data[max(-offset, 0) :]
+                for offset, data in self.segments.items()
+                if offset + len(data) > 0
+            }
+            self._extend_stream()
+        self.base, self.base_from_syn = base, True
+
     def _rebase(self, seq: int) -> None:
         shift = _seq_diff(self.base, seq)
         self.segments = {offset + shift: data for offset, data in self.segments.items()}
@@ -140,7 +153,10 @@ class _Assembler:
         flags = int(tcp.flags)
         if flags & _SYN:
             self._handshake(flow, tcp.seq, client=not flags & _ACK)
-            return None
+            known = self.directions.get(flow)
+            if known is None or known.finished or flow in self.servers:
+                return None
+            return self._try_decode(flow, known)  # data seen before the SYN may now line up
         if flow in self.servers:
             return None
         direction = self.directions.setdefault(flow, _Direction())
@@ -154,12 +170,15 @@ class _Assembler:
         if not client:
             self.servers.add(flow)
             return
+        base = (seq + 1) % _SEQ_SPACE
         known = self.directions.get(flow)
-        if known is None or known.base != (seq + 1) % _SEQ_SPACE:
+        if known is not None and not known.base_from_syn:
+            known.anchor(base)  # data was captured before its SYN
+        elif known is None or known.base != base:
             # New connection (or a reused 4-tuple): start over, the data begins after the SYN.
-            self.directions[flow] = _Direction(base=(seq + 1) % _SEQ_SPACE, base_from_syn=True)
-            self.servers.discard(flow)
-            self.servers.add(flow.reversed())
+            self.directions[flow] = _Direction(base=base, base_from_syn=True)
+        self.servers.discard(flow)
+        self.servers.add(flow.reversed())
 
     def _try_decode(self, flow: Flow, direction: _Direction) -> FlowHeader | None:
         stream = direction.stream

@@ -38,8 +38,9 @@ class StreamReader:
 
     ``decode`` already reports "incomplete, at least N more bytes" after checking
     everything it can see (signature, then version/command/family once 16 bytes are
-    in), so the reader only re-tries when that many bytes have arrived: at most three
-    attempts for a v2 header however finely it is split.
+    in), so the reader only re-tries when that many bytes have arrived. However finely
+    a v2 header is split, that is one cheap attempt per signature byte (so a wrong
+    byte is refused at once), one at 16 bytes and one when the header is complete.
     """
 
     __slots__ = ("_buffer", "_verify_crc", "_done", "_wanted")

@@ -110,7 +110,7 @@ class TLV(NamedTuple):
 
     @classmethod
     def ssl(cls, client: int, verify: int, sub_tlvs: Iterable[TLV] = ()) -> TLV:
-        return cls(TLVType.SSL, bytes((client,)) + verify.to_bytes(4, "big") + pack_tlvs(sub_tlvs))
+        return cls(TLVType.SSL, bytes((client,)) + verify.to_bytes(4, "big") + pack_tlvs(sub_tlvs, validate=False))
 
     @classmethod
     def aws_vpce_id(cls, vpce_id: str) -> TLV:
@@ -191,7 +191,7 @@ def parse_tlvs(data: bytes, start: int, end: int, *, validate: bool = True) -> t
     return tuple(tlvs), crc_offsets
 
 
-def pack_tlvs(tlvs: Iterable[TLV]) -> bytes:
+def pack_tlvs(tlvs: Iterable[TLV], *, validate: bool = True) -> bytes:
     """Serialize TLVs in the given order, validating them like the decoder would."""
     parts = []
     for tlv_type, value in tlvs:
@@ -201,7 +201,7 @@ def pack_tlvs(tlvs: Iterable[TLV]) -> bytes:
             raise BadTLV(f"TLV 0x{tlv_type:02X} value must be bytes, not {type(value).__name__}")
         if len(value) > 0xFFFF:
             raise BadTLV(f"TLV 0x{tlv_type:02X} value is {len(value)} bytes, the length field holds 65535 at most")
-        if tlv_type in _VALIDATORS:
+        if validate and tlv_type in _VALIDATORS:
             _VALIDATORS[tlv_type](bytes(value))
         parts.append(bytes((tlv_type, len(value) >> 8, len(value) & 0xFF)))
         parts.append(bytes(value))
