@@ -6,6 +6,7 @@ problem is reported so the message stays short and deterministic (golden tests p
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ def builtin_topologies() -> dict[str, Path]:
 
 def resolve_topology_path(ref: str | None) -> Path:
     """A path, or the name of a built-in topology (`basic`, `leaky`); None means the default."""
+    if ref is not None and not ref.strip():
+        # `-t ""` (an unset shell variable) must not silently mean the default topology.
+        raise TopologyError("--topology", "is empty", f"give a path to a YAML file or one of: {', '.join(builtin_topologies())}")
     ref = ref or DEFAULT_TOPOLOGY
     path = Path(ref)
     if path.exists():
@@ -61,7 +65,10 @@ def resolve_topology_path(ref: str | None) -> Path:
 
 def load_topology(ref: str | Path | None = None) -> Topology:
     path = resolve_topology_path(str(ref) if ref is not None else None)
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as err:  # a directory, a permission problem: bad input, not a crash
+        raise TopologyError(str(path), f"cannot be read ({err.strerror})", "give the path of a readable YAML file") from None
     if len(raw) > MAX_FILE_BYTES:
         raise TopologyError(str(path), f"file is {len(raw)} bytes, over the 1 MiB limit", "split or shrink the topology")
     try:
@@ -80,8 +87,10 @@ def parse_topology(text: str, source: str = "<topology>") -> Topology:
         raise TopologyError(where, f"not valid YAML ({err.problem})", "check indentation and quoting there") from None
     except yaml.YAMLError as err:
         raise TopologyError(source, f"not valid YAML ({err})", "check the file's syntax") from None
+    except TopologyError as err:  # raised by the loader itself (duplicate keys): say which file
+        raise TopologyError(f"{source}: {err.path}", err.problem, err.fix) from None
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        kind = "empty" if data is None else {"str": "a string", "list": "a list"}.get(type(data).__name__, "a value")
         raise TopologyError(source, f"the file is {kind}, not a mapping", "start with keys such as azs:, accounts:, vpcs:")
     try:
         topo = Topology.model_validate(data)
@@ -114,15 +123,28 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+# Examples for the patterns in the schema: a regular expression alone is a poor fix hint.
+PATTERN_EXAMPLES = {r"^[a-z]{2}-[a-z]+-[0-9]$": "us-east-1", r"^[a-z]{2}-[a-z]+-[0-9][a-z]$": "us-east-1a",
+                    r"^[a-z0-9]+-az[0-9]+$": "use1-az1"}
+
+
 def _first_error(err: ValidationError) -> TopologyError:
-    e = err.errors(include_url=False)[0]
+    errors = err.errors(include_url=False)
+    e = errors[0]
+    if e["type"] == "missing":
+        # A misspelt key shows up twice: the right key "missing" and the typo "unknown". The typo is the news.
+        e = next((x for x in errors if x["type"] == "extra_forbidden" and x["loc"][:-1] == e["loc"][:-1]), e)
     loc = tuple(e["loc"])
     path = format_path(loc)
     kind, value = e["type"], e.get("input")
     if kind == "extra_forbidden":
         model = _model_at(loc)
-        allowed = ", ".join(model.model_fields) if model else "see `lab schema`"
-        return TopologyError(path, f"unknown key {loc[-1]!r}", f"remove it, or use one of: {allowed}")
+        allowed = list(model.model_fields) if model else []
+        missing = [x["loc"][-1] for x in errors if x["type"] == "missing" and x["loc"][:-1] == loc[:-1]]
+        guess = missing if len(missing) == 1 else difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {guess[0]!r}? " if guess else "remove it; "
+        return TopologyError(path, f"unknown key {loc[-1]!r}",
+                             f"{hint}keys allowed here: {', '.join(allowed) or 'see `lab schema`'}")
     if kind == "missing":
         return TopologyError(path, "required key is missing", f"add {loc[-1]}: (see `lab schema`)")
     if kind == "value_error":
@@ -139,7 +161,10 @@ def _first_error(err: ValidationError) -> TopologyError:
         bound = f">= {ctx.get('ge')}" if kind == "greater_than_equal" else f"<= {ctx.get('le')}"
         return TopologyError(path, f"{_short(value)} is out of range", f"use a number {bound}")
     if kind == "string_pattern_mismatch":
-        return TopologyError(path, f"{value!r} is not in the expected form", f"match the pattern {ctx.get('pattern')}")
+        pattern = ctx.get("pattern")
+        example = PATTERN_EXAMPLES.get(pattern)
+        fix = f"write it like {example} (pattern {pattern})" if example else f"match the pattern {pattern}"
+        return TopologyError(path, f"{value!r} is not in the expected form", fix)
     if kind == "literal_error":
         return TopologyError(path, f"{_short(value)} is not allowed", f"use {ctx.get('expected')}")
     expected = {
@@ -152,6 +177,9 @@ def _first_error(err: ValidationError) -> TopologyError:
     }.get(kind)
     if expected:
         shown = _short(value)
+        if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            # YAML reads 111111111111 as a number; account IDs and the like must be quoted.
+            return TopologyError(path, f"expected {expected}, got {shown}", f"put it in quotes: \"{value}\"")
         return TopologyError(path, f"expected {expected}, got {shown}", f"write {expected} here")
     return TopologyError(path, f"{e['msg']} (got {_short(value)})", "see `lab schema` for what this key accepts")
 

@@ -19,6 +19,10 @@ ENDPOINT_STATES = ("pendingAcceptance", "available", "rejected")
 
 
 def _name(value: str) -> str:
+    if len(value) > 32:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise ValueError(f"{shown!r} is {len(value)} characters long; fix: shorten it to at most 32 "
+                         "(a-z, 0-9 and '-', starting with a letter)")
     if not NAME_RE.match(value):
         raise ValueError(
             f"{value!r} is not a valid name; fix: use 1-32 characters of a-z, 0-9 and '-', starting with a letter"
@@ -27,6 +31,8 @@ def _name(value: str) -> str:
 
 
 def _ipv4_network(value: str) -> str:
+    if "/" not in value:  # ipaddress would read it as a /32 and blame "host bits"
+        raise ValueError(f"{value} has no prefix length; fix: write address/prefix, e.g. {value}/24")
     try:
         net = ipaddress.IPv4Network(value, strict=False)
     except ValueError:

@@ -18,15 +18,15 @@ ENDPOINTS_PER_VPC = 50  # AWS's default quota of interface endpoints per VPC
 def check_rules(topo: Topology) -> None:
     _unique(((f"vpcs[{i}].name", v.name) for i, v in enumerate(topo.vpcs)), "VPC")
     _unique(((f"azs[{i}].name", a.name) for i, a in enumerate(topo.azs)), "AZ")
-    _unique(((f"azs[{i}].id", a.id) for i, a in enumerate(topo.azs)), "AZ ID")
+    _unique(((f"azs[{i}].id", a.id) for i, a in enumerate(topo.azs)), "AZ ID", "give each AZ its own ID")
     _unique(((f"nlbs[{i}].name", n.name) for i, n in enumerate(topo.nlbs)), "load balancer")
     _unique(((f"endpoint_services[{i}].name", s.name) for i, s in enumerate(topo.endpoint_services)), "endpoint service")
     _unique(((f"endpoints[{i}].name", e.name) for i, e in enumerate(topo.endpoints)), "endpoint")
     _unique(
         ((f"vpcs[{i}].instances[{j}].name", inst.name) for i, v in enumerate(topo.vpcs) for j, inst in enumerate(v.instances)),
-        "instance (names are lab-wide, so `lab exec NAME` is unambiguous)",
+        "instance", "instance names are lab-wide (so `lab exec NAME` is unambiguous): give each its own name",
     )
-    _unique(((f"accounts.{k}", v) for k, v in topo.accounts.items()), "account ID")
+    _unique(((f"accounts.{k}", v) for k, v in topo.accounts.items()), "account ID", "give each account its own 12-digit ID")
     for i, vpc in enumerate(topo.vpcs):
         _check_vpc(topo, vpc, f"vpcs[{i}]")
     _check_nlbs(topo)
@@ -35,11 +35,11 @@ def check_rules(topo: Topology) -> None:
     _check_peerings(topo)
 
 
-def _unique(items: Iterable[tuple[str, str]], what: str) -> None:
+def _unique(items: Iterable[tuple[str, str]], what: str, fix: str = "give each one its own name") -> None:
     seen: dict[str, str] = {}
     for path, name in items:
         if name in seen:
-            raise TopologyError(path, f"{what} {name!r} is already defined at {seen[name]}", "give each one its own name")
+            raise TopologyError(path, f"{what} {name!r} is already defined at {seen[name]}", fix)
         seen[name] = path
 
 
