@@ -1,9 +1,11 @@
 """Links, addresses, routes and rules, through pyroute2.
 
-A veth follows containerlab's lifecycle: it is created in the root namespace under temporary
-names (`plt<hash>`), marked as ours (IFLA_IFALIAS), moved into each side's namespace by file
-descriptor, then renamed, addressed and brought up there. If any step fails the pair is deleted
-wherever its ends are, so a failed bring-up leaves no half-link behind.
+Veths follow containerlab's lifecycle (temporary names, placed by namespace fd, renamed and
+configured inside, deleted on any failure) with one change: containerlab creates the pair in
+the root namespace and then moves each end, but every move waits for an RCU grace period
+(measured here: ~16 ms per move vs ~0.9 ms per create). So the create request itself carries
+both namespace fds and the kernel places each end directly. A side effect we want anyway:
+nothing of a lab ever appears in the root namespace, not even for a moment.
 """
 
 from __future__ import annotations
@@ -50,28 +52,26 @@ def create_bridge(ctx: ApplyContext, bridge: Bridge) -> None:
 def create_veth(ctx: ApplyContext, pair: VethPair) -> None:
     ctx.state.journal.record("veth", key=pair.key, tmp=list(pair.tmp), alias=pair.alias,
                              ends=[[str(pair.a.place), pair.a.ifname], [str(pair.b.place), pair.b.ifname]])
-    root = ctx.root
-    root.link("add", ifname=pair.tmp[0], kind="veth", peer=pair.tmp[1])
+    fd_a, fd_b = ctx.open_fd(pair.a.place), ctx.open_fd(pair.b.place)
+    try:
+        ctx.root.link("add", ifname=pair.tmp[0], kind="veth", net_ns_fd=fd_a,
+                      peer={"ifname": pair.tmp[1], "net_ns_fd": fd_b})
+    finally:
+        os.close(fd_a)
+        os.close(fd_b)
     try:
         for tmp, end in zip(pair.tmp, (pair.a, pair.b)):
-            idx = index(root, tmp)
-            root.link("set", index=idx, ifalias=pair.alias)
-            fd = ctx.open_fd(end.place)
-            try:
-                root.link("set", index=idx, net_ns_fd=fd)
-            finally:
-                os.close(fd)
-        for tmp, end in zip(pair.tmp, (pair.a, pair.b)):
-            _configure_end(ctx, tmp, end)
+            _configure_end(ctx, tmp, end, pair.alias)
     except BaseException:
         _delete_pair(ctx, pair)
         raise
 
 
-def _configure_end(ctx: ApplyContext, tmp: str, end: Iface) -> None:
+def _configure_end(ctx: ApplyContext, tmp: str, end: Iface, alias: str) -> None:
     ipr = ctx.netlink(end.place)
     idx = index(ipr, tmp)
-    settings: dict = {"ifname": end.ifname}
+    # The alias marks the link as ours (containerlab's ownership marker) for anyone inspecting it.
+    settings: dict = {"ifname": end.ifname, "ifalias": alias}
     if end.master:
         settings["master"] = index(ipr, end.master)
     ipr.link("set", index=idx, **settings)
@@ -80,22 +80,24 @@ def _configure_end(ctx: ApplyContext, tmp: str, end: Iface) -> None:
 
 
 def _delete_pair(ctx: ApplyContext, pair: VethPair) -> None:
-    """Delete the pair wherever an end is now (root under its temporary name, or a namespace)."""
-    candidates = [(ctx.root, name) for name in pair.tmp]
+    """Delete the pair wherever an end is now: under its temporary or final name, in its namespace.
+
+    Both namespaces belong to this lab, and temporary names are unique to this lab and link, so
+    a temporary name found there is ours; a final name is deleted only if it carries our alias.
+    """
     for end, tmp in zip((pair.a, pair.b), pair.tmp):
         try:
             ipr = ctx.netlink(end.place)
         except (OSError, RuntimeError):
-            continue
-        candidates += [(ipr, tmp), (ipr, end.ifname)]
-    for ipr, name in candidates:
-        for idx in ipr.link_lookup(ifname=name):
-            link = ipr.get_links(idx)[0]
-            if link.get_attr("IFLA_IFALIAS") == pair.alias:  # only ever delete what we marked
+            continue  # its namespace is gone, and the pair with it
+        for name, must_match_alias in ((tmp, False), (end.ifname, True)):
+            for idx in ipr.link_lookup(ifname=name):
+                if must_match_alias and ipr.get_links(idx)[0].get_attr("IFLA_IFALIAS") != pair.alias:
+                    continue
                 try:
-                    ipr.link("del", index=idx)
+                    ipr.link("del", index=idx)  # deleting one end deletes its peer
                 except NetlinkError:
-                    pass  # its peer's deletion took it already
+                    pass
                 return
 
 

@@ -1,7 +1,7 @@
 """`lab down` and rollback: remove exactly what the journal says this lab created.
 
 Works from the journal alone (no topology file needed), after a crash at any point, and any
-number of times. Order: processes, containers, root-namespace leftovers, namespaces, files.
+number of times. Order: processes, containers, namespaces (their links go with them), files.
 Each removal first checks ownership (owner token, container label, interface alias).
 """
 
@@ -10,9 +10,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.apply import netns, processes
 from lab.apply.context import Progress
@@ -49,8 +46,6 @@ def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
                 runtime.remove(name)
         report.removed["containers"] = len(ours & set(containers))
 
-    report.removed["root-links"] = _remove_root_leftovers(by_kind.get("veth", []))
-
     removed_ns = 0
     for entry in reversed(by_kind.get("netns", [])):
         removed_ns += netns.remove(entry["name"])
@@ -65,20 +60,3 @@ def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
     state.remove()
     progress(f"removed lab {state.lab!r}: " + ", ".join(f"{n} {k}" for k, n in report.removed.items()))
     return report
-
-
-def _remove_root_leftovers(veths: list[dict]) -> int:
-    """A crash between creating a pair and moving it leaves it in the root namespace, under its temporary name."""
-    count = 0
-    with IPRoute() as root:
-        for entry in veths:
-            for name in entry["tmp"]:
-                for idx in root.link_lookup(ifname=name):
-                    if root.get_links(idx)[0].get_attr("IFLA_IFALIAS") != entry["alias"]:
-                        continue  # same name, not our mark: never touch it
-                    try:
-                        root.link("del", index=idx)
-                        count += 1
-                    except NetlinkError:
-                        pass
-    return count
