@@ -165,6 +165,31 @@ class Peering(Strict):
     vpcs: Annotated[list[str], Field(min_length=2, max_length=2)]
 
 
+class VerifyFlow(Strict):
+    """A consumer -> endpoint flow that `lab verify` must see working, and only through the endpoint."""
+
+    client: str  # an instance in the endpoint's VPC
+    endpoint: str
+    az: str | None = None  # one ENI (by AZ); unset: every ENI of the endpoint
+    port: Port | None = None  # one listener; unset: every listener
+
+
+class VerifyIsolation(Strict):
+    """An instance a client must not reach at all: judged by capture, not by whether something answers."""
+
+    client: str
+    target: str  # an instance in another VPC
+    ports: Annotated[list[Port], Field(max_length=16)] = []  # TCP ports probed besides ICMP; unset: the target's port
+
+
+class VerifySpec(Strict):
+    """Checks `lab verify` runs on top of (or, with builtin: false, instead of) its built-in ones."""
+
+    builtin: bool = True
+    flows: Annotated[list[VerifyFlow], Field(max_length=64)] = []
+    isolation: Annotated[list[VerifyIsolation], Field(max_length=64)] = []
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -175,3 +200,4 @@ class Topology(Strict):
     endpoint_services: list[EndpointService] = []
     endpoints: list[Endpoint] = []
     peerings: list[Peering] = []
+    verify: VerifySpec = VerifySpec()

@@ -33,6 +33,7 @@ def check_rules(topo: Topology) -> None:
     _check_services(topo)
     _check_endpoints(topo)
     _check_peerings(topo)
+    _check_verify(topo)
 
 
 def _unique(items: Iterable[tuple[str, str]], what: str, fix: str = "give each one its own name") -> None:
@@ -210,3 +211,42 @@ def _check_peerings(topo: Topology) -> None:
         if ipaddress.IPv4Network(a.cidr).overlaps(ipaddress.IPv4Network(b.cidr)):
             raise TopologyError(path, f"{a.name} ({a.cidr}) and {b.name} ({b.cidr}) overlap",
                                 "AWS cannot peer overlapping VPCs; that is what PrivateLink is for")
+
+
+def _instance_vpc(topo: Topology, name: str) -> Vpc | None:
+    return next((v for v in topo.vpcs if any(i.name == name for i in v.instances)), None)
+
+
+def _check_verify(topo: Topology) -> None:
+    """The `verify:` section names instances, endpoints, AZs and listener ports that must exist."""
+    instances = sorted(i.name for v in topo.vpcs for i in v.instances)
+    endpoints = {e.name: e for e in topo.endpoints}
+    for i, flow in enumerate(topo.verify.flows):
+        path = f"verify.flows[{i}]"
+        ep = endpoints.get(flow.endpoint)
+        if ep is None:
+            raise TopologyError(f"{path}.endpoint", f"no endpoint {flow.endpoint!r}",
+                                f"use one of: {', '.join(endpoints) or '(none: add endpoints)'}")
+        vpc = _instance_vpc(topo, flow.client)
+        if vpc is None or vpc.name != ep.vpc:
+            local = [inst.name for v in topo.vpcs if v.name == ep.vpc for inst in v.instances]
+            raise TopologyError(f"{path}.client", f"no instance {flow.client!r} in the endpoint's VPC {ep.vpc!r}",
+                                f"use one of: {', '.join(local) or '(none: add instances to ' + ep.vpc + ')'}")
+        ep_vpc = _vpc(topo, ep.vpc)
+        azs = [s.az for s in ep_vpc.subnets if s.name in ep.subnets] if ep_vpc else []
+        if flow.az is not None and flow.az not in azs:
+            raise TopologyError(f"{path}.az", f"endpoint {ep.name!r} has no ENI in {flow.az!r}", f"use one of: {', '.join(azs)}")
+        svc = next(s for s in topo.endpoint_services if s.name == ep.service)
+        ports = [ln.port for n in topo.nlbs if n.name == svc.nlb for ln in n.listeners]
+        if flow.port is not None and flow.port not in ports:
+            raise TopologyError(f"{path}.port", f"the service behind {ep.name!r} has no listener on port {flow.port}",
+                                f"use one of: {', '.join(map(str, ports))}")
+    for i, iso in enumerate(topo.verify.isolation):
+        path = f"verify.isolation[{i}]"
+        for field in ("client", "target"):
+            if _instance_vpc(topo, getattr(iso, field)) is None:
+                raise TopologyError(f"{path}.{field}", f"no instance {getattr(iso, field)!r}",
+                                    f"use one of: {', '.join(instances) or '(none)'}")
+        if _instance_vpc(topo, iso.client).name == _instance_vpc(topo, iso.target).name:
+            raise TopologyError(f"{path}.target", f"{iso.target!r} is in the same VPC as {iso.client!r}",
+                                "a VPC has no security groups in the lab; name an instance of another VPC")
