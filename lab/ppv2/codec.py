@@ -60,6 +60,7 @@ _TRANSPORTS = (Transport.UNSPEC, Transport.STREAM, Transport.DGRAM)
 _REGISTERED_TLV_TYPES = frozenset((*range(0x01, 0x06), 0x20, 0x30, *range(0xE0, 0xF8)))
 
 _INET_PORTS = struct.Struct("!HH")
+_crc32c = google_crc32c.value
 _inet_ntoa = socket.inet_ntoa
 _inet_ntop = socket.inet_ntop
 _AF_INET6 = socket.AF_INET6
@@ -111,10 +112,13 @@ def _decode_v2(data: bytes, verify_crc: bool) -> Header:
     if size < end:
         raise IncompleteHeader(f"header announces {end} bytes, have {size}", needed=end - size)
 
-    src = dst = src_port = dst_port = None
+    src = dst = src_port = dst_port = parsed = None
     tlv_start = FIXED_SIZE
     address_size = ADDRESS_BLOCK_SIZE[family] if family else 0
-    if address_size and (command or _local_has_address_block(data, end, address_size)):
+    has_addresses = address_size and command
+    if address_size and not command:
+        has_addresses, parsed = _local_reading(data, end, address_size)  # parsed: reused below
+    if has_addresses:
         if end - FIXED_SIZE < address_size:
             raise BadLength(f"len {end - FIXED_SIZE} is shorter than the {address_size}-byte address block")
         tlv_start = FIXED_SIZE + address_size
@@ -130,32 +134,48 @@ def _decode_v2(data: bytes, verify_crc: bool) -> Header:
             src = _unix_path(data[16:124])
             dst = _unix_path(data[124:232])
 
-    tlvs, crc_offsets = parse_tlvs(data, tlv_start, end) if tlv_start < end else ((), ())
+    if parsed is None:
+        parsed = parse_tlvs(data, tlv_start, end) if tlv_start < end else ((), ())
+    tlvs, crc_offsets = parsed
     if crc_offsets and verify_crc:
-        _verify_crc(data[:end], crc_offsets)
+        if len(crc_offsets) == 1:  # inlined common case: a fifth of the decode time otherwise
+            at = crc_offsets[0]
+            if _crc32c(data[:at] + _ZERO_CRC + data[at + 4 : end]).to_bytes(4, "big") != data[at : at + 4]:
+                _verify_crc(data[:end], crc_offsets)  # raises, with the message
+        else:
+            _verify_crc(data[:end], crc_offsets)
     return Header(
         _COMMANDS[command], _FAMILIES[family], _TRANSPORTS[transport], src, dst, src_port, dst_port, tlvs, 2, end
     )
 
 
 def _local_has_address_block(data: bytes, end: int, address_size: int) -> bool:
-    """The module docstring's LOCAL rule; called only for LOCAL with an address family."""
+    """The module docstring's LOCAL rule; for LOCAL with an address family only."""
+    return _local_reading(data, end, address_size)[0]
+
+
+_Parsed = tuple[tuple[TLV, ...], list[int]]
+
+
+def _local_reading(data: bytes, end: int, address_size: int) -> tuple[bool, _Parsed | None]:
+    """(address block present?, the TLV parse of the chosen reading when already done)."""
     if end - FIXED_SIZE < address_size:
-        return False  # too short to hold addresses: TLVs only (or nothing)
-    tlvs_only = _parses_as_tlvs(data, FIXED_SIZE, end)
-    if tlvs_only and data[FIXED_SIZE] in _REGISTERED_TLV_TYPES:
-        return False
-    if _parses_as_tlvs(data, FIXED_SIZE + address_size, end):
-        return True
-    return not tlvs_only  # when neither reading parses, the address reading reports the error
+        return False, None  # too short to hold addresses: TLVs only (or nothing)
+    tlvs_only = _try_parse(data, FIXED_SIZE, end)
+    if tlvs_only is not None and data[FIXED_SIZE] in _REGISTERED_TLV_TYPES:
+        return False, tlvs_only
+    after_addresses = _try_parse(data, FIXED_SIZE + address_size, end)
+    if after_addresses is not None:
+        return True, after_addresses
+    # Neither reading parses: the address reading runs again and reports its error.
+    return tlvs_only is None, tlvs_only
 
 
-def _parses_as_tlvs(data: bytes, start: int, end: int) -> bool:
+def _try_parse(data: bytes, start: int, end: int) -> _Parsed | None:
     try:
-        parse_tlvs(data, start, end)
+        return parse_tlvs(data, start, end)
     except BadTLV:
-        return False
-    return True
+        return None
 
 
 def _unix_path(field: bytes) -> str:

@@ -237,7 +237,18 @@ def _check_ascii(name: str) -> Callable[[bytes], None]:
 
 
 def _check_ssl(value: bytes) -> None:
-    SSLInfo.from_value(value)  # raises BadTLV on a short value or broken sub-TLV framing
+    # Framing only, without building SSLInfo: an IntFlag and a tuple of sub-TLVs per
+    # header would double the decode time of TLS-terminating proxies' headers.
+    if len(value) < 5:
+        raise BadTLV(f"SSL TLV value is {len(value)} bytes, needs at least 5 (client + verify)")
+    end = len(value)
+    pos = 5
+    while pos < end:
+        if end - pos < 3:
+            raise BadTLV(f"SSL sub-TLV at offset {pos} truncated: {end - pos} byte(s) left, a TLV header needs 3")
+        pos += 3 + ((value[pos + 1] << 8) | value[pos + 2])
+    if pos > end:
+        raise BadTLV(f"last SSL sub-TLV overruns the SSL value by {pos - end} byte(s)")
 
 
 _VALIDATORS: dict[int, Callable[[bytes], None]] = {
