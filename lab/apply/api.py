@@ -49,10 +49,12 @@ def up(topology: str | Path | None = None, name: str = "default", progress: Prog
     t0 = time.perf_counter()
     path = resolve_topology_path(str(topology) if topology is not None else None)
     plan = build_plan(load_topology(path), name)
-    preflight(plan)
     state = LabState(name)
     if state.exists():
+        # Before preflight: the namespaces it would find are this lab's own, and its advice
+        # (`ip netns del`) would be wrong for a lab that is simply up.
         state.create()  # raises the "already exists" input error before any work
+    preflight(plan)
     rt = runtime()
     image = ensure_image(rt.client, progress=progress) if plan.nodes else None
     if image is not None:
