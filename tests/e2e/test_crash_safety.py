@@ -39,8 +39,8 @@ RANDOM_KILL_BUDGET_S = 90
 @pytest.fixture(scope="module")
 def other_lab():
     """An unrelated lab that stays up during every crash and cleanup of CRASH_LAB."""
-    result = api.up("basic", OTHER_LAB)
     try:
+        result = api.up("basic", OTHER_LAB)
         yield result.plan
     finally:
         api.down(OTHER_LAB)
