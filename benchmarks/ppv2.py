@@ -29,7 +29,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from lab.ppv2 import TLV, Command, Family, Header, Transport, aws_health_check_header, aws_nlb_header, decode, encode, with_crc  # noqa: E402
+from lab.ppv2 import (  # noqa: E402
+    TLV,
+    Command,
+    Family,
+    Header,
+    Transport,
+    aws_health_check_header,
+    aws_nlb_header,
+    decode,
+    encode,
+    with_crc,
+)
 from lab.ppv2.scapy_layer import PPv2  # noqa: E402
 
 GOAL_VS_SCAPY = 20.0

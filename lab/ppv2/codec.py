@@ -46,7 +46,18 @@ from lab.ppv2.header import ADDRESS_BLOCK_SIZE, Command, Family, Header, Transpo
 from lab.ppv2.tlv import TLV, TLVType, pack_tlvs, parse_tlvs
 from lab.ppv2.v1 import V1_PREFIX, decode_v1, encode_v1, pack_ip
 
-__all__ = ["SIGNATURE", "FIXED_SIZE", "MAX_V2_SIZE", "decode", "encode", "header_size", "compute_crc32c", "with_crc", "refresh_crc", "has_address_block"]
+__all__ = [
+    "SIGNATURE",
+    "FIXED_SIZE",
+    "MAX_V2_SIZE",
+    "decode",
+    "encode",
+    "header_size",
+    "compute_crc32c",
+    "with_crc",
+    "refresh_crc",
+    "has_address_block",
+]
 
 SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 FIXED_SIZE = 16  # signature, ver_cmd, fam, len
@@ -220,16 +231,20 @@ def encode(header: Header, *, recompute_crc: bool = False) -> bytes:
         raise BadLength(f"addresses + TLVs are {length} bytes, len holds 65535 at most")
     fixed = SIGNATURE + bytes((0x20 | command, (family << 4) | transport)) + length.to_bytes(2, "big")
     out = fixed + addresses + tlvs
-    if not command and family and _local_has_address_block(out, len(out), ADDRESS_BLOCK_SIZE[family]) != bool(addresses):
-        # Refuse rather than emit bytes that decode() would read the other way.
-        raise BadAddress(
-            "ambiguous LOCAL header: its "
-            + ("address block would be read as TLVs" if addresses else "TLVs would be read as an address block")
-            + "; use family UNSPEC or start the TLVs with a registered type"
-        )
+    if not command and family:
+        _refuse_ambiguous_local(out, ADDRESS_BLOCK_SIZE[family], has_addresses=bool(addresses))
     if recompute_crc:
         out = _refresh_crc(out, FIXED_SIZE + len(addresses))
     return out
+
+
+def _refuse_ambiguous_local(out: bytes, address_size: int, *, has_addresses: bool) -> None:
+    """Refuse rather than emit a LOCAL header that decode() would read the other way."""
+    if _local_has_address_block(out, len(out), address_size) != has_addresses:
+        misread = "address block would be read as TLVs" if has_addresses else "TLVs would be read as an address block"
+        raise BadAddress(
+            f"ambiguous LOCAL header: its {misread}; use family UNSPEC or start the TLVs with a registered type"
+        )
 
 
 def _pack_addresses(header: Header) -> bytes:
@@ -315,4 +330,5 @@ def with_crc(header: Header) -> Header:
     zero = TLV(TLVType.CRC32C, _ZERO_CRC)
     zeroed = replace(header, tlvs=tuple(zero if tlv.type == TLVType.CRC32C else tlv for tlv in header.tlvs))
     sealed = TLV.crc32c(google_crc32c.value(encode(zeroed)))
-    return replace(zeroed, tlvs=tuple(sealed if tlv.type == TLVType.CRC32C else tlv for tlv in zeroed.tlvs), consumed=None)
+    tlvs = tuple(sealed if tlv.type == TLVType.CRC32C else tlv for tlv in zeroed.tlvs)
+    return replace(zeroed, tlvs=tlvs, consumed=None)

@@ -158,7 +158,8 @@ class SSLInfo:
     def from_value(cls, value: bytes) -> SSLInfo:
         if len(value) < 5:
             raise BadTLV(f"SSL TLV value is {len(value)} bytes, needs at least 5 (client + verify)")
-        return cls(SSLClient(value[0]), int.from_bytes(value[1:5], "big"), parse_tlvs(value, 5, len(value), validate=False)[0])
+        sub_tlvs, _ = parse_tlvs(value, 5, len(value), validate=False)
+        return cls(SSLClient(value[0]), int.from_bytes(value[1:5], "big"), sub_tlvs)
 
 
 def parse_tlvs(data: bytes, start: int, end: int, *, validate: bool = True) -> tuple[tuple[TLV, ...], list[int]]:

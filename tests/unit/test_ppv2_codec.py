@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import subprocess
+import sys
 
 import pytest
 
@@ -154,7 +154,8 @@ def test_local_empty_len_with_inet_family() -> None:
 
 
 def test_local_with_bad_crc_is_rejected_not_reinterpreted() -> None:
-    raw = bytearray(encode(with_crc(Header(Command.LOCAL, Family.INET, Transport.STREAM, tlvs=(TLV.crc32c(), TLV.noop(74))))))
+    health_check = Header(Command.LOCAL, Family.INET, Transport.STREAM, tlvs=(TLV.crc32c(), TLV.noop(74)))
+    raw = bytearray(encode(with_crc(health_check)))
     raw[20] ^= 1
     with pytest.raises(BadChecksum):
         decode(bytes(raw))
@@ -270,7 +271,12 @@ def test_typed_accessors() -> None:
     ssl = TLV.ssl(
         SSLClient.SSL | SSLClient.CERT_CONN,
         0,
-        [TLV(0x21, b"TLSv1.3"), TLV(0x22, b"client.example"), TLV(0x23, b"TLS_AES_128_GCM_SHA256"), TLV(0x28, b"\x30\x82")],
+        [
+            TLV(0x21, b"TLSv1.3"),
+            TLV(0x22, b"client.example"),
+            TLV(0x23, b"TLS_AES_128_GCM_SHA256"),
+            TLV(0x28, b"\x30\x82"),
+        ],
     )
     header = decode(
         encode(
@@ -375,7 +381,8 @@ def test_multiple_crc_tlvs_are_all_filled_and_checked() -> None:
 
 
 def test_with_crc_fills_the_checksum_without_touching_the_rest() -> None:
-    base = Header(Command.PROXY, Family.INET, Transport.STREAM, "1.2.3.4", "5.6.7.8", 9, 10, (TLV.crc32c(), TLV.alpn(b"x")))
+    tlvs = (TLV.crc32c(), TLV.alpn(b"x"))
+    base = Header(Command.PROXY, Family.INET, Transport.STREAM, "1.2.3.4", "5.6.7.8", 9, 10, tlvs)
     sealed = with_crc(base)
     assert sealed.tlvs[1:] == base.tlvs[1:]
     assert sealed.crc32c != 0
@@ -410,6 +417,9 @@ def test_v1_header_encoding_rules() -> None:
 
 
 def test_importing_the_codec_does_not_import_scapy() -> None:
-    code = "import sys, lab.ppv2; lab.ppv2.decode(lab.ppv2.SIGNATURE + bytes((0x20, 0, 0, 0))); print('scapy' in sys.modules)"
+    code = (
+        "import sys, lab.ppv2; lab.ppv2.decode(lab.ppv2.SIGNATURE + bytes((0x20, 0, 0, 0)));"
+        "print('scapy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

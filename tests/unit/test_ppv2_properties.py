@@ -60,7 +60,10 @@ def headers(draw: st.DrawFn) -> Header:
     command = draw(st.sampled_from(Command))
     family = draw(st.sampled_from(Family))
     if command == Command.PROXY:
-        transport = Transport.UNSPEC if family == Family.UNSPEC else draw(st.sampled_from([Transport.STREAM, Transport.DGRAM]))
+        if family == Family.UNSPEC:
+            transport = Transport.UNSPEC
+        else:
+            transport = draw(st.sampled_from([Transport.STREAM, Transport.DGRAM]))
     else:
         transport = draw(st.sampled_from(Transport))  # LOCAL's family byte is ignored by receivers
     with_addresses = family != Family.UNSPEC and (command == Command.PROXY or draw(st.booleans()))
