@@ -34,6 +34,10 @@ def _register() -> None:
     for command in (lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,
                     image_cmd.image, schema_cmd.schema):
         cli.add_command(command)
+    from lab.cli import verify_cmd
+
+    cli.add_command(verify_cmd.verify)
+    cli.add_command(verify_cmd.capture)
     try:
         from lab.cli.ppv2_cmd import ppv2
     except ImportError:  # pragma: no cover - the codec is part of the package

@@ -1,0 +1,142 @@
+"""`lab verify` from Python: capture every link, make the traffic, judge the ledger.
+
+    report = verify("default")
+    report.ok, report.text(), report.to_dict()
+
+Order of a run: read the plan (and the topology's `verify:` section) from the lab's state,
+open a capture socket on every link, send the flows (one at a time, each bounded) and the
+probes (one packet each), wait for the NLB's health checks to show up on its provider legs
+(bounded by the longest check interval + 1 s), stop, and evaluate the invariants.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lab.ppv2.codec import SIGNATURE
+from lab.state.store import LabState
+from lab.topology.errors import LabInputError
+from lab.verify import invariants as inv
+from lab.verify.capture import Capture, Frame
+from lab.verify.discover import NamespacePaths, missing_places, unplanned_links
+from lab.verify.ledger import Ledger
+from lab.verify.links import Link, links_from_plan
+from lab.verify.report import Report
+from lab.verify.spec import VerifyPlan, build
+from lab.verify.traffic import run_flow, send_probes
+
+PROBE_LINGER_S = 0.6  # answers to probes (and ARP that never resolves) have this long to show up
+HEALTH_WAIT_CAP_S = 31.0
+
+
+@dataclass
+class Options:
+    wait_health_checks: bool = True
+    probes: bool = True
+    flow_timeout_s: float = 3.0
+    extra_links: list[Link] = field(default_factory=list)
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise LabInputError(what, "needs root (it enters the lab's namespaces and captures on its links)",
+                            "run it with sudo")
+
+
+def declared_spec(state: LabState):
+    """The topology's `verify:` section, from the copy `lab up` saved (None if there is none)."""
+    if not state.topology_file.exists() or not state.topology_file.read_text().strip():
+        return None
+    from lab.topology.load import parse_topology
+
+    return parse_topology(state.topology_file.read_text(), str(state.topology_file)).verify
+
+
+def lab_links(plan: dict, paths: NamespacePaths) -> list[Link]:
+    return links_from_plan(plan) + unplanned_links(plan, paths)
+
+
+class HealthCheckWatch:
+    """Notes, as frames arrive, which NLB provider legs have carried a PPv2 LOCAL header."""
+
+    def __init__(self, links: list[Link]):
+        self.legs = {ln.name for ln in links if ln.kind == "nlb-target"}
+        self.seen: set[str] = set()
+
+    def __call__(self, frame: Frame) -> None:
+        if frame.link not in self.legs or frame.link in self.seen:
+            return
+        data = frame.data
+        if len(data) < 54 or data[12:14] != b"\x08\x00" or data[23] != 6:
+            return
+        l4 = 14 + (data[14] & 0x0F) * 4
+        payload = l4 + (struct.unpack_from("!H", data, l4 + 12)[0] >> 12) * 4
+        if data[payload:payload + 12] == SIGNATURE and len(data) > payload + 12 and data[payload + 12] == 0x20:
+            self.seen.add(frame.link)
+
+    def done(self, legs: set[str]) -> bool:
+        return legs <= self.seen
+
+
+def verify(lab: str = "default", options: Options | None = None, progress: Callable[[str], None] = _quiet) -> Report:
+    options = options or Options()
+    require_root("lab verify")
+    t0 = time.perf_counter()
+    state = LabState(lab)
+    plan = state.load_plan()
+    paths = NamespacePaths(plan)
+    missing = missing_places(plan, paths)
+    if missing:
+        raise LabInputError("--name", f"lab {lab!r} is not fully up: missing {', '.join(missing[:4])}",
+                            f"run `lab down --name {lab}` and `lab up --name {lab}` again")
+    links = lab_links(plan, paths) + list(options.extra_links)
+    vplan: VerifyPlan = build(plan, links, declared_spec(state))
+    if not options.probes:
+        vplan.probes = []
+    watch = HealthCheckWatch(links)
+    hc_legs = {ln.name for ln in links if ln.kind == "nlb-target" and _has_ppv2(plan, ln.owner)}
+    hc_wait = min(HEALTH_WAIT_CAP_S, 1.0 + max((b["interval_s"] for n in plan["nodes"] for b in n["backends"]),
+                                               default=0))
+    progress(f"capturing on {len(links)} links; {len(vplan.flows)} flows, {len(vplan.probes)} probes")
+    cap = Capture(links, paths.of_link, on_frame=watch)
+    with cap:
+        capture_start = time.monotonic()
+        flow_runs = [run_flow(spec, options.flow_timeout_s) for spec in vplan.flows]
+        probe_runs = send_probes(vplan.probes)
+        time.sleep(PROBE_LINGER_S if probe_runs else 0.1)
+        waited = options.wait_health_checks and bool(hc_legs)
+        if waited:
+            progress(f"waiting up to {hc_wait:.0f} s for a health check on {len(hc_legs)} NLB leg(s)")
+            cap.wait_until(lambda _frames: watch.done(hc_legs), timeout=max(0.0, hc_wait - (time.monotonic() - capture_start)))
+    window = cap.stopped_at - cap.started_at
+    ledger = Ledger(links, cap.frames, cap.stats)
+    checks = inv.capture_checks(ledger, cap.truncated)
+    for run in flow_runs:
+        run.trace, run.ledger = ledger.trace(run.marks), ledger
+        checks += inv.flow_checks(run, run.trace, ledger)
+    checks += inv.node_ppv2_checks(ledger, plan, waited, window)
+    checks += inv.snat_checks(ledger, plan)
+    for run in probe_runs:
+        checks.append(inv.probe_checks(run, ledger.trace(run.marks), ledger))
+    checks.append(inv.cross_side_check(ledger))
+    checks += inv.between_checks(ledger)
+    for link in links:
+        if link.kind == "unplanned":
+            checks.append(inv.Check("links", link.name, inv.WARN, f"{link.far} is not part of the lab's plan; "
+                                    "it was captured like every other link"))
+    return Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
+                  ledger=ledger, flows=flow_runs, probes=probe_runs, notes=vplan.notes,
+                  seconds=time.perf_counter() - t0, capture_seconds=window)
+
+
+def _has_ppv2(plan: dict, container: str) -> bool:
+    return any(b["proxy_protocol_v2"] and b["servers"] for n in plan["nodes"] if n["container"] == container
+               for b in n["backends"])

@@ -1,0 +1,163 @@
+"""The lab's links, named and classified from its plan: what `lab verify` watches.
+
+A link is one veth pair. Every pair of the lab has one end in a VPC router namespace (an
+instance's link, an NLB node's leg, an endpoint ENI's leg, or a peering between two routers),
+so captures are taken on that *router end*: a veth is a wire, both ends carry exactly the same
+frames, and a router end lives in a named namespace the host can enter without asking the
+container engine for a PID. (Peering links have a router at both ends; the first VPC's end is
+used.)
+
+Kinds, and the side of PrivateLink each belongs to:
+
+    consumer-subnet   an instance in a VPC that holds an endpoint         consumer
+    endpoint-eni      an endpoint ENI: the NLB node's leg in that subnet   consumer (the private link)
+    nlb-target        the NLB node's provider leg, towards the targets     provider
+    provider-subnet   an instance in a VPC that holds an NLB (or a target) provider
+    peering           a VPC peering connection between two routers         between
+    subnet            an instance in a VPC that is neither                 other
+    unplanned         an interface found in a lab namespace that the plan does not know
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+CONSUMER, PROVIDER, BETWEEN, OTHER = "consumer", "provider", "between", "other"
+SIDE_OF_KIND = {
+    "consumer-subnet": CONSUMER,
+    "endpoint-eni": CONSUMER,
+    "nlb-target": PROVIDER,
+    "provider-subnet": PROVIDER,
+    "peering": BETWEEN,
+    "subnet": OTHER,
+    "unplanned": OTHER,
+}
+KINDS = tuple(SIDE_OF_KIND)
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str  # e.g. "consumer-subnet/consumer-client", unique in the lab
+    kind: str
+    key: str  # the plan's veth key ("instance:consumer-client"), or "unplanned:<place>:<ifname>"
+    vpc: str | None
+    subnet: str | None
+    owner: str  # instance name, ENI ID, NLB node container, or peering name
+    place_kind: str  # where the captured end lives: "netns" or "container"
+    place: str
+    ifname: str  # the captured end
+    far: str  # what sits at the other end, for people reading a report
+    addresses: tuple[str, ...] = ()  # the far end's addresses (CIDR), when it has any
+
+    @property
+    def side(self) -> str:
+        return SIDE_OF_KIND[self.kind]
+
+    @property
+    def file_stem(self) -> str:
+        """A file name for this link's pcap: the name with '/' made safe."""
+        return self.name.replace("/", "_")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "side": self.side}
+
+
+def _router_vpcs(plan: dict) -> dict[str, str]:
+    return {ns["name"]: ns["vpc"] for ns in plan["namespaces"] if ns["role"] == "vpc-router"}
+
+
+def _bridge_subnets(plan: dict) -> dict[tuple[str, str], str]:
+    return {(b["place"]["name"], b["ifname"]): b["subnet"] for b in plan["bridges"]}
+
+
+def vpc_sides(plan: dict) -> dict[str, set[str]]:
+    """Which VPCs hold NLB nodes (provider) and which hold endpoints (consumer)."""
+    routers = _router_vpcs(plan)
+    provider = {routers[v["b"]["place"]["name"]] for v in plan["veths"] if v["role"] == "nlb-provider"}
+    consumer = {ep["vpc"] for ep in plan["endpoints"]}
+    return {PROVIDER: provider, CONSUMER: consumer}
+
+
+def target_instances(plan: dict) -> set[str]:
+    return {s["name"] for node in plan["nodes"] for be in node["backends"] for s in be["servers"]}
+
+
+def links_from_plan(plan: dict) -> list[Link]:
+    """Every veth pair of the plan as a classified Link, in the plan's order."""
+    routers = _router_vpcs(plan)
+    bridges = _bridge_subnets(plan)
+    sides = vpc_sides(plan)
+    targets = target_instances(plan)
+    enis = {eni["ifname"]: (ep, eni) for ep in plan["endpoints"] for eni in ep["enis"]}
+    nodes = {n["container"]: n for n in plan["nodes"]}
+    peerings = {p["Name"]: p for p in plan["inventory"].get("peerings", [])}
+    links = []
+    for pair in plan["veths"]:
+        a, b, role, key = pair["a"], pair["b"], pair["role"], pair["key"]
+        router = b["place"]["name"]
+        vpc = routers.get(router)
+        subnet = bridges.get((router, b["master"])) if b.get("master") else None
+        common = {"key": key, "vpc": vpc, "subnet": subnet, "place_kind": b["place"]["kind"], "place": router,
+                  "ifname": b["ifname"], "addresses": tuple(a["addresses"])}
+        if role == "instance":
+            instance = key.split(":", 1)[1]
+            if instance in targets or (vpc in sides[PROVIDER] and vpc not in sides[CONSUMER]):
+                kind = "provider-subnet"
+            elif vpc in sides[CONSUMER]:
+                kind = "consumer-subnet"
+            else:
+                kind = "subnet"
+            links.append(Link(f"{kind}/{instance}", kind, owner=instance,
+                              far=f"instance {instance} ({a['place']['name']} {a['ifname']})", **common))
+        elif role == "endpoint-eni":
+            ep, eni = enis[a["ifname"]]
+            links.append(Link(f"endpoint-eni/{ep['name']}@{eni['az']}", "endpoint-eni", owner=eni["id"],
+                              far=f"ENI {eni['id']} {eni['ip']} of {ep['id']}, leg {a['ifname']} of NLB node "
+                                  f"{eni['node']}", **common))
+        elif role == "nlb-provider":
+            node = nodes[a["place"]["name"]]
+            links.append(Link(f"nlb-target/{node['nlb']}@{node['az']}", "nlb-target", owner=node["container"],
+                              far=f"NLB node {node['container']} leg {a['ifname']} {node['provider_ip']}", **common))
+        elif role == "peering":
+            name = key.split(":", 1)[1]
+            other = routers.get(a["place"]["name"])
+            pcx = peerings.get(name, {}).get("VpcPeeringConnectionId", "")
+            # The captured end is the b side; its far end is the a side's router.
+            links.append(Link(f"peering/{name}", "peering", owner=name,
+                              far=f"VPC {other} router ({a['place']['name']} {a['ifname']}) {pcx}".rstrip(),
+                              **common))
+        else:  # a role this version does not know: watch it anyway, as unplanned
+            links.append(Link(f"unplanned/{key}", "unplanned", owner=key, far=f"{role} link", **common))
+    return links
+
+
+def planned_ends(plan: dict) -> set[tuple[str, str, str]]:
+    """(place kind, place name, ifname) of every veth end and bridge the plan made."""
+    ends = {(v[side]["place"]["kind"], v[side]["place"]["name"], v[side]["ifname"])
+            for v in plan["veths"] for side in ("a", "b")}
+    ends |= {(b["place"]["kind"], b["place"]["name"], b["ifname"]) for b in plan["bridges"]}
+    return ends
+
+
+def unplanned_link(place_kind: str, place: str, ifname: str, kind: str, vpc: str | None) -> Link:
+    """An interface the plan did not make: someone added it, and it may carry a leak."""
+    short = place.split(".", 1)[-1]
+    return Link(f"unplanned/{short}:{ifname}", "unplanned", f"unplanned:{place}:{ifname}", vpc, None, ifname,
+                place_kind, place, ifname, far=f"{kind or 'interface'} {ifname} in {place_kind} {place}")
+
+
+def select_links(links: list[Link], wanted: list[str]) -> list[Link]:
+    """Links by name, kind, or shell-style pattern ("endpoint-eni/*"); raises KeyError naming the first miss."""
+    from fnmatch import fnmatchcase
+
+    if not wanted:
+        return list(links)
+    chosen: dict[str, Link] = {}
+    for want in wanted:
+        hits = [ln for ln in links if ln.name == want or ln.kind == want or ln.owner == want
+                or fnmatchcase(ln.name, want)]
+        if not hits:
+            raise KeyError(want)
+        for ln in hits:
+            chosen.setdefault(ln.name, ln)
+    return [ln for ln in links if ln.name in chosen]

@@ -1,0 +1,140 @@
+"""A verify run's result: the verdict, every check, the ledger of links, as text or JSON."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from lab.verify.invariants import FAIL, PASS, SKIP, WARN, Check
+
+MARK = {PASS: "PASS", FAIL: "FAIL", WARN: "WARN", SKIP: "SKIP"}
+
+
+@dataclass
+class Report:
+    lab: str
+    topology: str
+    checks: list[Check]
+    ledger: object  # lab.verify.ledger.Ledger
+    flows: list = field(default_factory=list)  # FlowRun
+    probes: list = field(default_factory=list)  # ProbeRun
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    capture_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == FAIL]
+
+    def counts(self) -> dict[str, int]:
+        out = {PASS: 0, FAIL: 0, WARN: 0, SKIP: 0}
+        for c in self.checks:
+            out[c.status] += 1
+        return out
+
+    def verdict(self) -> str:
+        n = self.counts()
+        word = "PASSED" if self.ok else "FAILED"
+        return (f"{word}: {n[PASS]} passed, {n[FAIL]} failed, {n[WARN]} warnings, {n[SKIP]} skipped "
+                f"({self.seconds:.1f} s; {self.capture_seconds:.1f} s of capture on {len(self.ledger.links)} links)")
+
+    def leaking_links(self) -> list[str]:
+        """Links named by failed checks, in order of first mention."""
+        seen: dict[str, None] = {}
+        for c in self.failures:
+            for name in c.links:
+                seen.setdefault(name, None)
+        return list(seen)
+
+    # -- text ----------------------------------------------------------------------------------
+    def text(self, ledger: bool = True) -> str:
+        out = [f"lab verify: lab {self.lab!r} -- {self.verdict()}", ""]
+        if ledger:
+            out += ["Links (each captured on its router end; a veth's two ends carry the same frames)",
+                    self.ledger.text(), ""]
+        out += self._flows_text() + self._probes_text() + self._other_text()
+        if self.notes:
+            out += ["Notes"] + [f"  {n}" for n in self.notes] + [""]
+        if self.failures:
+            out.append("Failures")
+            for c in self.failures:
+                out.append(f"  FAIL {c.category:<10} {c.subject}")
+                out.append(f"       {c.message}")
+                if c.links:
+                    out.append(f"       links at fault: {', '.join(c.links)}")
+                if c.evidence:
+                    out.append("       packets:")
+                    out += [f"     {line}" for line in c.evidence.splitlines()]
+            out.append("")
+        out.append(f"verdict: {self.verdict()}")
+        if not self.ok and self.leaking_links():
+            out.append(f"leaking link(s): {', '.join(self.leaking_links())}")
+        return "\n".join(out)
+
+    def _flows_text(self) -> list[str]:
+        if not self.flows:
+            return []
+        out = [f"Flows through the endpoint ({len(self.flows)})"]
+        for run in self.flows:
+            out.append(f"  {run.spec.name}: {run.describe()}")
+            for c in self.checks:
+                if c.subject == run.spec.name or c.subject.startswith(run.spec.name + " ("):
+                    label = c.category + (" (target's view)" if c.subject.endswith("(target's view)") else "")
+                    out.append(f"    {MARK[c.status]} {label:<22} {c.message}")
+        return out + [""]
+
+    def _probes_text(self) -> list[str]:
+        if not self.probes:
+            return []
+        by_subject = {c.subject: c for c in self.checks if c.category == "isolation"}
+        groups: dict[tuple[str, str, str], list] = defaultdict(list)
+        for run in self.probes:
+            groups[(run.spec.client, run.spec.what, run.spec.dst_ip)].append(run)
+        clients = len({r.spec.client for r in self.probes})
+        out = [f"Isolation probes ({len(self.probes)} packets from {clients} consumer instance(s); "
+               "judged by where they were captured, not by what answered)"]
+        for (client, what, ip), runs in groups.items():
+            statuses = [by_subject[r.spec.name].status for r in runs if r.spec.name in by_subject]
+            worst = FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
+            parts = [f"{'icmp' if r.spec.proto == 'icmp' else 'tcp/' + str(r.spec.port)} {r.answer}" for r in runs]
+            out.append(f"  {MARK[worst]} {client} -> {what} {ip}: {', '.join(parts)}")
+            for r in runs:
+                c = by_subject.get(r.spec.name)
+                if c is not None and c.status in (FAIL, WARN):
+                    out.append(f"       {MARK[c.status]} {'icmp' if r.spec.proto == 'icmp' else r.spec.port}: {c.message}")
+        return out + [""]
+
+    def _other_text(self) -> list[str]:
+        flow_names = {r.spec.name for r in self.flows}
+        rest = [c for c in self.checks if c.category != "isolation"
+                and c.subject not in flow_names and not any(c.subject.startswith(n + " (") for n in flow_names)]
+        if not rest:
+            return []
+        out = ["NLB legs, targets, sides and capture"]
+        out += [f"  {MARK[c.status]} {c.category:<10} {c.subject}: {c.message}" for c in rest]
+        return out + [""]
+
+    # -- JSON ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "lab": self.lab,
+            "ok": self.ok,
+            "verdict": self.verdict(),
+            "counts": self.counts(),
+            "seconds": round(self.seconds, 3),
+            "capture_seconds": round(self.capture_seconds, 3),
+            "leaking_links": self.leaking_links(),
+            "checks": [c.to_dict() for c in self.checks],
+            "flows": [{"name": r.spec.name, "client": r.spec.client, "endpoint": r.spec.endpoint_id,
+                       "eni": r.spec.eni_ip, "port": r.spec.port, "local": list(r.local) if r.local else None,
+                       "status": r.status, "error": r.error, "token": r.token,
+                       "links": sorted(r.trace.link_names) if r.trace else []} for r in self.flows],
+            "probes": [{"name": r.spec.name, "proto": r.spec.proto, "port": r.spec.port, "answer": r.answer,
+                        "extra_links": r.extra_links} for r in self.probes],
+            "links": self.ledger.to_dict(),
+            "notes": self.notes,
+        }
