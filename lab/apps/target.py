@@ -46,6 +46,10 @@ class Target:
             log("refused", peer=peer, reason=f"no valid PROXY protocol v2 header: {reason}")
             writer.close()
             return
+        if header.version != 2:  # the NLB speaks v2 only; a v1 line means something else is connecting
+            log("refused", peer=peer, reason="PROXY protocol v1 header; this target expects v2")
+            writer.close()
+            return
         if header.command == Command.LOCAL:
             log("health-check", peer=peer)  # AWS health checks send LOCAL: no client behind them
             writer.close()
