@@ -29,10 +29,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lab.cli import exec_cmd, image_cmd, lifecycle, schema_cmd
+    from lab.cli import doctor_cmd, exec_cmd, image_cmd, lifecycle, schema_cmd
 
     for command in (lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,
-                    image_cmd.image, schema_cmd.schema):
+                    image_cmd.image, schema_cmd.schema, doctor_cmd.doctor):
         cli.add_command(command)
     from lab.cli import verify_cmd
 
@@ -50,7 +50,9 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="lab", standalone_mode=False)
+        # Not standalone: click then *returns* the code of `ctx.exit(n)` / `raise Exit(n)` instead of
+        # exiting, and it must be passed on, or `lab doctor` and `lab ppv2` would exit 0 on failure.
+        code = cli.main(args=argv, prog_name="lab", standalone_mode=False)
     except LabInputError as err:
         click.echo(f"error: {err}", err=True)
         return err.exit_code
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except _failures() as err:
         click.echo(f"error: {err}", err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _failures() -> tuple[type[BaseException], ...]:
