@@ -229,6 +229,7 @@ def probe_checks(run: ProbeRun, trace: Trace, ledger: Ledger) -> Check:
     spec = run.spec
     extra = _order_leaks(ledger, trace.link_names - spec.allowed)
     run.extra_links = extra
+    run.links = sorted(trace.link_names, key=ledger.order)
     run.answer = _answer(run, trace)
     if not run.sent:
         return Check("isolation", spec.name, PASS, f"the client's kernel refused to send it ({run.error})")

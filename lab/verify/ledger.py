@@ -88,7 +88,8 @@ class Trace:
 
     def text(self, ledger: Ledger | None = None, limit: int = SHOW_PACKETS) -> str:
         lines = []
-        for name in sorted(self.links, key=lambda n: ledger.order(n) if ledger else n):
+        # In the order the flow reached them: the path reads from the client outwards.
+        for name in sorted(self.links, key=lambda n: (self.links[n][0].ts if self.links[n] else 0.0, n)):
             pkts = self.links[name]
             kind = f" ({ledger.links[name].kind})" if ledger and name in ledger.links else ""
             lines.append(f"  {name}{kind}: {len(pkts)} packets")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from lab.verify.invariants import FAIL, PASS, SKIP, WARN, Check
 
 MARK = {PASS: "PASS", FAIL: "FAIL", WARN: "WARN", SKIP: "SKIP"}
+EVIDENCE_BLOCKS = 4  # failures whose packets are printed in full in the text report
 
 
 @dataclass
@@ -43,37 +44,63 @@ class Report:
                 f"({self.seconds:.1f} s; {self.capture_seconds:.1f} s of capture on {len(self.ledger.links)} links)")
 
     def leaking_links(self) -> list[str]:
-        """Links named by failed checks, in order of first mention."""
+        """Links named by failed checks: links between VPCs (peerings, unplanned) first, as they are
+        where a leak leaves; then the others in order of first mention."""
         seen: dict[str, None] = {}
         for c in self.failures:
             for name in c.links:
                 seen.setdefault(name, None)
-        return list(seen)
+        links = self.ledger.links
+
+        def between(name: str) -> int:
+            return 0 if name in links and links[name].side in ("between", "other") else 1
+
+        return sorted(seen, key=between)
 
     # -- text ----------------------------------------------------------------------------------
+    def headline(self) -> str:
+        text = f"lab verify: lab {self.lab!r} -- {self.verdict()}"
+        if not self.ok and self.leaking_links():
+            text += "\nleaking link(s): " + ", ".join(
+                f"{n} ({self.ledger.links[n].kind})" if n in self.ledger.links else n for n in self.leaking_links())
+        return text
+
     def text(self, ledger: bool = True) -> str:
-        out = [f"lab verify: lab {self.lab!r} -- {self.verdict()}", ""]
+        out = [self.headline(), ""]
         if ledger:
             out += ["Links (each captured on its router end; a veth's two ends carry the same frames)",
                     self.ledger.text(), ""]
         out += self._flows_text() + self._probes_text() + self._other_text()
         if self.notes:
             out += ["Notes"] + [f"  {n}" for n in self.notes] + [""]
-        if self.failures:
-            out.append("Failures")
-            for c in self.failures:
-                out.append(f"  FAIL {c.category:<10} {c.subject}")
-                out.append(f"       {c.message}")
-                if c.links:
-                    out.append(f"       links at fault: {', '.join(c.links)}")
-                if c.evidence:
-                    out.append("       packets:")
-                    out += [f"     {line}" for line in c.evidence.splitlines()]
-            out.append("")
-        out.append(f"verdict: {self.verdict()}")
-        if not self.ok and self.leaking_links():
-            out.append(f"leaking link(s): {', '.join(self.leaking_links())}")
+        out += self._failures_text()
+        out.append(self.headline().replace("lab verify: ", "verdict: ", 1))
         return "\n".join(out)
+
+    def _failures_text(self, max_evidence: int = EVIDENCE_BLOCKS) -> list[str]:
+        """Failures grouped by the links at fault (groups that cross a link between VPCs first), one
+        line each; the offending packets of each group's first failure."""
+        if not self.failures:
+            return []
+        groups: dict[tuple[str, tuple[str, ...]], list[Check]] = defaultdict(list)
+        for c in self.failures:
+            groups[(c.category, tuple(c.links))].append(c)
+        rank = {name: i for i, name in enumerate(self.leaking_links())}
+        order = sorted(groups, key=lambda k: min((rank.get(n, 99) for n in k[1]), default=99))
+        out = [f"Failures ({len(self.failures)})"]
+        for shown, key in enumerate(order):
+            category, links = key
+            checks = groups[key]
+            out.append(f"  {category}: {len(checks)} failure(s)" +
+                       (f", links at fault: {', '.join(links)}" if links else ""))
+            out += [f"    FAIL {c.subject}: {c.message}" for c in checks]
+            evidence = next((c for c in checks if c.evidence), None)
+            if evidence is not None and shown < max_evidence:
+                out.append(f"    packets of the first ({evidence.subject}), in the order the links saw them:")
+                out += [f"    {line}" for line in evidence.evidence.splitlines()]
+        if len(order) > max_evidence:
+            out.append("  (packets of the other groups are left out; `--format json` has them all)")
+        return out + [""]
 
     def _flows_text(self) -> list[str]:
         if not self.flows:
@@ -102,6 +129,11 @@ class Report:
             worst = FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
             parts = [f"{'icmp' if r.spec.proto == 'icmp' else 'tcp/' + str(r.spec.port)} {r.answer}" for r in runs]
             out.append(f"  {MARK[worst]} {client} -> {what} {ip}: {', '.join(parts)}")
+            own = sorted({n for r in runs for n in r.links} - {n for r in runs for n in r.extra_links})
+            others = [n for n in own if self.ledger.links[n].owner != client]
+            if worst == PASS and others and any(r.answer not in ("silent",) for r in runs):
+                out.append(f"       answered inside the consumer's own VPC, on {', '.join(others)} "
+                           "(overlapping addresses); no provider link saw it")
             for r in runs:
                 c = by_subject.get(r.spec.name)
                 if c is not None and c.status in (FAIL, WARN):

@@ -124,6 +124,7 @@ class ProbeRun:
     error: str | None = None
     answer: str = "silent"  # filled in from the capture: open | refused | echo-reply | unreachable | silent
     extra_links: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # every link it was captured on
 
     @property
     def conn(self) -> ConnKey:
