@@ -66,12 +66,12 @@ def verify(lab: str, fmt: str, wait_hc: bool, no_probes: bool, no_ledger: bool, 
 @name_option
 @format_option
 @click.argument("links", nargs=-1)
-@click.option("-w", "--write", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("-w", "--write", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the pcaps (created if missing): one <link>.pcap per link.")
 @click.option("--seconds", type=click.FloatRange(0.1, CAPTURE_MAX_SECONDS), default=10.0, show_default=True,
               help="How long to capture.")
 @click.option("--list", "list_only", is_flag=True, help="Only list the lab's links and exit.")
-def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path, seconds: float, list_only: bool) -> None:
+def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path | None, seconds: float, list_only: bool) -> None:
     """Capture LINKS (default: every link) of a lab into one pcap per link.
 
     A LINK is a link name (`lab capture --list`), a kind (consumer-subnet, endpoint-eni, nlb-target,
@@ -85,6 +85,8 @@ def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path, seconds: 
     from lab.verify.links import select_links
     from lab.verify.pcapfile import write_per_link
 
+    if out_dir is None and not list_only:
+        raise LabInputError("--write", "no folder to write the pcaps into", "add -w DIR (or --list to only list links)")
     require_root("lab capture")
     plan = LabState(lab).load_plan()
     paths = NamespacePaths(plan)

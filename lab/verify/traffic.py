@@ -125,6 +125,12 @@ class ProbeRun:
     answer: str = "silent"  # filled in from the capture: open | refused | echo-reply | unreachable | silent
     extra_links: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # every link it was captured on
+    trace: object | None = None  # filled in when a capture that saw it ends
+    ledger: object | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     @property
     def conn(self) -> ConnKey:
