@@ -139,7 +139,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
         for ep in endpoints:
             for client in ix.consumers(ep["vpc"]):
                 out.flows += _flows_for(ix, client, ep, None, None, False)
-        out.probes += _builtin_probes(ix, endpoints)
+        # Even an endpoint that is not available makes its VPC a consumer that must not reach the provider.
+        out.probes += _builtin_probes(ix, plan["endpoints"])
     if declared is not None:
         by_name = {ep["name"]: ep for ep in plan["endpoints"]}
         for flow in declared.flows:
@@ -185,8 +186,8 @@ def _builtin_probes(ix: _Index, endpoints: list[dict]) -> list[ProbeSpec]:
                 probes += [_probe(client, own, dst_ip=ip, what=what, proto="tcp", port=p) for p in provider_ports]
                 probes.append(_probe(client, own, dst_ip=ip, what=what, proto="icmp", port=None))
             for ep in endpoints:
-                if ep["vpc"] != vpc:
-                    continue
+                if ep["vpc"] != vpc or ep["state"] != "available":
+                    continue  # an ENI without a data path has nothing to probe
                 for eni in ep["enis"]:
                     node = ix.nodes.get(eni["node"])
                     listening = {fe["port"] for fe in node["frontends"] if fe["ip"] == eni["ip"]} if node else set()
