@@ -1,0 +1,149 @@
+"""`lab dns records|domains|publish|unpublish|published|verify-domain`: each VPC's resolver and private DNS names.
+
+\b
+The provider's domain-ownership check, step by step:
+  lab dns domains                                  # the TXT record to publish, and the state
+  lab dns publish _vpce-xxxx.api.example.com vpce:yyyy
+  lab dns verify-domain web-service                # pendingVerification -> verified (or failed)
+"""
+
+from __future__ import annotations
+
+import click
+
+from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+
+
+@click.group()
+def dns() -> None:
+    """DNS: each VPC's resolver (at the VPC CIDR base + 2), its names, and private DNS name verification."""
+
+
+def _plan(lab: str) -> dict:
+    from lab.state.store import LabState
+
+    return LabState(lab).load_plan()
+
+
+@dns.command()
+@name_option
+@click.option("--vpc", default=None, metavar="VPC", help="Only this VPC's resolver.")
+@format_option
+def records(lab: str, vpc: str | None, fmt: str) -> None:
+    """The names each VPC's resolver answers right now, and whether the resolver runs."""
+    from lab.apply.dns import running
+    from lab.state.store import LabState
+    from lab.topology.errors import LabInputError
+
+    plan = _plan(lab)
+    resolvers = plan.get("resolvers", [])
+    if vpc is not None:
+        resolvers = [r for r in resolvers if r["vpc"] == vpc]
+        if not resolvers:
+            raise LabInputError("--vpc", f"no VPC {vpc!r} in lab {lab!r}",
+                                f"use one of: {', '.join(r['vpc'] for r in plan.get('resolvers', []))}")
+    out = []
+    for r in resolvers:
+        live = running(LabState(lab).dir, r["vpc"])
+        out.append({"Vpc": r["vpc"], "Address": r["ip"], "Namespace": r["netns"], "DnsSupport": r["enabled"],
+                    "ResolverPids": live["resolver"], "CnameServerPids": live["cname"],
+                    "CnameServerPort": live["cname_port"],
+                    "Records": [{"Name": x["name"], "Type": x["type"], "Values": x["values"], "Origin": x["origin"],
+                                 "Endpoint": x["endpoint"]} for x in r["records"]]})
+    if fmt == "json":
+        emit_json({"Resolvers": out})
+        return
+    for r in out:
+        status = ("running, PID " + ", ".join(map(str, r["ResolverPids"]))) if r["ResolverPids"] else "NOT RUNNING"
+        if not r["DnsSupport"]:
+            status = "off (enable_dns_support: false)"
+        table(f"VPC {r['Vpc']}: resolver {r['Address']} ({status})", ["Name", "Type", "Answer", "Origin", "Endpoint"],
+              [(x["Name"], x["Type"], ", ".join(x["Values"]), x["Origin"], x["Endpoint"]) for x in r["Records"]])
+
+
+@dns.command()
+@name_option
+@format_option
+def domains(lab: str, fmt: str) -> None:
+    """Services' private DNS names: verification state and the TXT record the provider must publish."""
+    from lab.apply.domains import published as public_records
+    from lab.state.store import LabState
+
+    plan = _plan(lab)
+    published = public_records(LabState(lab))
+    out = [{"Service": p["service"], "ServiceId": p["service_id"], "PrivateDnsName": p["name"], "State": p["state"],
+            "Type": "TXT", "Name": p["txt_name"], "Value": p["txt_value"],
+            "Published": any(r["name"] == p["txt_name"] and r["value"] == p["txt_value"] for r in published)}
+           for p in plan.get("private_dns_names", [])]
+    if fmt == "json":
+        emit_json({"PrivateDnsNameConfigurations": out})
+        return
+    if not out:
+        stdout.print("no service of this lab has a private_dns_name")
+        return
+    table(f"private DNS names of lab {lab}", ["Service", "Private DNS name", "State", "TXT name", "TXT value", "Published"],
+          [(d["Service"], d["PrivateDnsName"], d["State"], d["Name"], d["Value"], "yes" if d["Published"] else "no")
+           for d in out])
+
+
+@dns.command()
+@name_option
+@click.argument("record_name", metavar="NAME")
+@click.argument("value")
+@click.option("--type", "rtype", default="TXT", show_default=True, help="Record type (the lab models TXT).")
+@format_option
+def publish(lab: str, record_name: str, value: str, rtype: str, fmt: str) -> None:
+    """Publish a record in the lab's public DNS, as a provider does at its DNS host."""
+    from lab.apply.domains import publish as put
+
+    record = put(lab, record_name, value, rtype)
+    if fmt == "json":
+        emit_json(record)
+    else:
+        stdout.print(f"published {record['name']} {record['type']} \"{record['value']}\" in the lab's public DNS")
+
+
+@dns.command()
+@name_option
+@click.argument("record_name", metavar="NAME")
+@click.argument("value", required=False)
+def unpublish(lab: str, record_name: str, value: str | None) -> None:
+    """Remove records (by name, and value if given) from the lab's public DNS."""
+    from lab.apply.domains import unpublish as drop
+
+    stdout.print(f"removed {drop(lab, record_name, value)} record(s) named {record_name}")
+
+
+@dns.command()
+@name_option
+@format_option
+def published(lab: str, fmt: str) -> None:
+    """The records in the lab's public DNS."""
+    from lab.apply.domains import published as public_records
+    from lab.state.store import LabState
+
+    _plan(lab)
+    rows = public_records(LabState(lab))
+    if fmt == "json":
+        emit_json({"Records": rows})
+    else:
+        table(f"public DNS of lab {lab}", ["Name", "Type", "Value"], [(r["name"], r["type"], r["value"]) for r in rows])
+
+
+@dns.command("verify-domain")
+@name_option
+@click.argument("service")
+@format_option
+def verify_domain(lab: str, service: str, fmt: str) -> None:
+    """Check the service's TXT record in the public DNS: verified (private name usable) or failed."""
+    from lab.apply.domains import verify_domain as verify
+
+    result = verify(lab, service, progress)
+    if fmt == "json":
+        emit_json(result)
+        return
+    stdout.print(f"{result['PrivateDnsName']}: {result['State']}")
+    if result["State"] != "verified":
+        stdout.print(f"publish it first: lab dns publish{'' if lab == 'default' else ' --name ' + lab} "
+                     f"{result['Name']} {result['Value']}")
+        raise click.exceptions.Exit(1)
