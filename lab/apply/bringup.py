@@ -23,6 +23,8 @@ from lab.topology.errors import LabInputError
 
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
 STEPS = ("namespaces", "bridges", "instances", "targets", "nodes", "legs", "config")
+# The program behind each `app:` an instance may run (started in its namespace by _targets).
+APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.privatelink.receiver"}
 
 
 class BringUpError(RuntimeError):
@@ -76,7 +78,17 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
         state.unlock()
     ctx.close()
     state.save_plan({**plan.to_dict(), "container_pids": ctx.container_pids})
+    _announce(state, progress)
     return timings
+
+
+def _announce(state: LabState, progress: Progress) -> None:
+    """The lab is up: the control plane records its endpoints and notifies the services' subscribers
+    (Connect, then Accept or Reject as the file decided). After the unlock, because a subscriber may
+    act on the lab at once (the auto-accept example runs `lab endpoint accept`)."""
+    from lab.privatelink.lifecycle import lab_is_up
+
+    lab_is_up(state, progress)
 
 
 def _describe(plan: Plan, step: str) -> str:
@@ -120,7 +132,7 @@ def _targets(ctx: ApplyContext) -> None:
     for app in ctx.plan.apps:
         token = processes.new_token(ctx.plan.lab, f"target:{app.instance}")
         ctx.state.journal.record("process", token=token, instance=app.instance)
-        argv = [sys.executable, "-m", "lab.apps.target", "--name", app.instance, "--az", app.az,
+        argv = [sys.executable, "-m", APP_MODULES[app.kind], "--name", app.instance, "--az", app.az,
                 "--port", str(app.port), "--owner-token", token]
         pid = processes.spawn(argv, netns.netns_path(app.netns), ctx.state.log_dir() / f"{app.instance}.log")
         started.append((pid, app))

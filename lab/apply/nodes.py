@@ -79,6 +79,22 @@ def wait_listening(ctx: ApplyContext, node: NlbNode) -> None:
                         f"HAProxy said:\n{logs}")
 
 
+def wait_released(ctx: ApplyContext, node: NlbNode, addresses: list[tuple[str, int]], timeout: float) -> None:
+    """Wait until nothing listens on `addresses` in the node any more: after a reload that dropped
+    their frontends, HAProxy's old worker closes its listeners once the new worker runs."""
+    pid = ctx.container_pids[node.container]
+    pending = list(addresses)
+    deadline = time.monotonic() + timeout
+    while pending:
+        pending = [(ip, port) for ip, port in pending if processes.listening(f"/proc/{pid}", ip, port)]
+        if pending and time.monotonic() > deadline:
+            raise NodeError(f"NLB node {node.container} still listens on "
+                            f"{', '.join(f'{ip}:{port}' for ip, port in pending)} {timeout:.0f} s after its reload; "
+                            f"HAProxy said:\n{ctx.runtime.logs(node.container, tail=20)}")
+        if pending:
+            time.sleep(0.005)
+
+
 def server_states(pid: int) -> list[dict[str, str]]:
     """HAProxy's view of its targets (`show stat` CSV), read over loopback inside the node's namespace."""
     with netns.entered(f"/proc/{pid}/ns/net"):

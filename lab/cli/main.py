@@ -38,6 +38,10 @@ def _register() -> None:
 
     cli.add_command(verify_cmd.verify)
     cli.add_command(verify_cmd.capture)
+    from lab.cli import endpoint_cmd, events_cmd, service_cmd  # the control plane (issue #5)
+
+    for command in (service_cmd.service, endpoint_cmd.endpoint, events_cmd.events):
+        cli.add_command(command)
     try:
         from lab.cli.ppv2_cmd import ppv2
     except ImportError:  # pragma: no cover - the codec is part of the package
@@ -75,9 +79,11 @@ def _failures() -> tuple[type[BaseException], ...]:
     from lab.apply.bringup import BringUpError
     from lab.apply.nodes import NodeError
     from lab.apply.runtime.base import ContainerRuntimeError
+    from lab.apply.reconcile import ReconcileError
     from lab.image import ImageBuildError
+    from lab.privatelink.control import ControlPlaneError
 
-    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError)
+    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError, ReconcileError, ControlPlaneError)
 
 
 if __name__ == "__main__":

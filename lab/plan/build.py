@@ -3,6 +3,10 @@
 Stages run in a fixed order (VPCs, then load balancer nodes, then endpoints) because later
 stages allocate addresses from pools that earlier stages filled. The result is deterministic for
 a given topology and lab name.
+
+A live lab changes (endpoints come and go, lab.privatelink): re-planning it passes the lab's
+current plan as `previous`, and every endpoint that still exists keeps its ENI addresses and its
+legs keep their routing tables, whatever was added or removed before it in the file.
 """
 
 from __future__ import annotations
@@ -59,14 +63,17 @@ def endpoint_state(topo: Topology, ep_name: str) -> str:
 
 
 class _Builder:
-    def __init__(self, topo: Topology, lab: str):
+    def __init__(self, topo: Topology, lab: str, previous: dict | None = None):
         self.topo, self.lab = topo, lab
+        self.previous_ips, self.previous_tables = _previous_allocations(previous)
+        self.eni_ips: dict[tuple[str, str], str] = {}  # (endpoint, az) -> address kept from `previous`
+        self.node_tables: dict[str, set[int]] = defaultdict(set)
+        self.leg_tables: dict[tuple[str, str], int] = {}  # (node, leg address) -> table kept from `previous`
         self.plan = Plan(lab=lab, region=topo.region)
         self.pools: dict[tuple[str, str], SubnetPool] = {}
         self.instance_ip: dict[str, str] = {}
         self.instance_az: dict[str, str] = {}
         self.node_ips: dict[str, set[str]] = defaultdict(set)
-        self.node_legs: dict[str, int] = defaultdict(int)
         self.frontends: dict[str, list[Frontend]] = defaultdict(list)
         self.inv: dict[str, list[dict]] = defaultdict(list)
 
@@ -93,6 +100,7 @@ class _Builder:
                 "AcceptanceRequired": svc.acceptance_required, "AllowedPrincipals": list(svc.allowed_principals),
                 "AvailabilityZones": sorted({n.az for n in nodes[nlb.name]}),
             })
+        self.keep_previous(nodes)
         for ep in self.topo.endpoints:
             self.add_endpoint(ep, nodes)
         for i, peering in enumerate(self.topo.peerings):
@@ -145,15 +153,41 @@ class _Builder:
                 router_place: Place, router_ifname: str, subnet: str) -> None:
         """One NLB node leg: a veth into a subnet bridge, with its own routing table and rule."""
         place = Place("container", node)
-        table = FIRST_LEG_TABLE + self.node_legs[node]
-        priority = FIRST_RULE_PRIORITY + self.node_legs[node]
-        self.node_legs[node] += 1
+        table = self.leg_tables.get((node, ip)) or self.free_table(node)
+        priority = FIRST_RULE_PRIORITY + table - FIRST_LEG_TABLE
         self.node_ips[node].add(ip)
         self.add_veth(key, role, Iface(place, ifname, (pool.cidr(ip),), noprefixroute=True),
                       Iface(router_place, router_ifname, master=self.bridge_name(subnet)))
         self.plan.routes.append(Route(place, str(pool.net), ifname, table=table))
         self.plan.routes.append(Route(place, "0.0.0.0/0", ifname, gateway=pool.gateway, table=table))
         self.plan.rules.append(Rule(place, ip, table, priority))
+
+    def free_table(self, node: str) -> int:
+        table = FIRST_LEG_TABLE
+        while table in self.node_tables[node]:
+            table += 1
+        self.node_tables[node].add(table)
+        return table
+
+    def keep_previous(self, nodes: dict[str, list[NlbNode]]) -> None:
+        """Reserve, before any new allocation, the ENI addresses and leg tables that endpoints still
+        in the topology hold in the live lab, so that no change elsewhere moves them."""
+        for ep in self.topo.endpoints:
+            svc = next(s for s in self.topo.endpoint_services if s.name == ep.service)
+            available = endpoint_state(self.topo, ep.name) == "available"
+            for subnet in ep.subnets:
+                az = self.subnet_az(ep.vpc, subnet)
+                ip = self.previous_ips.get((ep.name, az))
+                node = next((n.container for n in nodes[svc.nlb] if n.az == az), None)
+                pool = self.pools[(ep.vpc, subnet)]
+                if ip is None or node is None or ipaddress.IPv4Address(ip) not in pool.net or ip in self.node_ips[node]:
+                    continue  # new, or no longer valid where it was: allocated afresh below
+                self.eni_ips[(ep.name, az)] = pool.take(ip)
+                self.node_ips[node].add(ip)
+                table = self.previous_tables.get((node, ip))
+                if available and table is not None and table not in self.node_tables[node]:
+                    self.node_tables[node].add(table)
+                    self.leg_tables[(node, ip)] = table
 
     def add_nlb(self, nlb: LoadBalancer) -> list:
         vpc = next(v for v in self.topo.vpcs if v.name == nlb.vpc)
@@ -198,7 +232,9 @@ class _Builder:
             pool = self.pools[(vpc.name, subnet)]
             # The ENI's address comes from the consumer's subnet (as on AWS) and must differ from
             # every other leg of the same node, whose subnets may overlap this one.
-            ip = pool.highest(avoid=self.node_ips[node.container])
+            ip = self.eni_ips.get((ep.name, az)) or pool.highest(avoid=self.node_ips[node.container])
+            # Reserved on the node whatever the state: accepting later must not find it taken.
+            self.node_ips[node.container].add(ip)
             eni_id = self.id("eni", "eni", ep.name, az)
             # Both ends of the leg are named after the ENI ID, so captures and `ip link` read alike.
             ifname = "eni-" + eni_id.removeprefix("eni-0")[:11]
@@ -230,6 +266,17 @@ class _Builder:
                                      "Name": peering.name, "Vpcs": [a.name, b.name], "Link": ifname})
 
 
-def build_plan(topo: Topology, lab: str) -> Plan:
+def _previous_allocations(previous: dict | None) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], int]]:
+    """From a saved plan (plan.json): ENI address per (endpoint, az), table per (node, leg address)."""
+    if not previous:
+        return {}, {}
+    ips = {(ep["name"], eni["az"]): eni["ip"] for ep in previous.get("endpoints", []) for eni in ep["enis"]}
+    tables = {(r["place"]["name"], r["src"]): r["table"] for r in previous.get("rules", [])
+              if r["place"]["kind"] == "container"}
+    return ips, tables
+
+
+def build_plan(topo: Topology, lab: str, previous: dict | None = None) -> Plan:
+    """The plan of `topo`; `previous` (the live lab's saved plan) keeps existing ENIs where they are."""
     check_lab_name(lab)
-    return _Builder(topo, lab).build()
+    return _Builder(topo, lab, previous).build()

@@ -1,0 +1,17 @@
+"""PrivateLink's control plane: the workflow between a provider and its consumers.
+
+A provider publishes an endpoint service and decides who may connect (allowed principals,
+acceptance); a consumer creates an interface endpoint and waits for acceptance; both sides are
+notified (Connect, Accept, Reject, Delete) and automation can act on the notifications. Every
+change is applied to the LIVE lab, without disturbing the traffic of other endpoints.
+
+- workflow    the endpoint state machine (pure)
+- principals  accounts, principals, who may do what (pure)
+- edit        edits of the stored topology's YAML data (pure)
+- shapes      AWS-shaped JSON (DescribeVpcEndpoints, ...)
+- records     the control record, the event log and the delivery log in the state folder
+- control     the commands: lock, check, edit, validate, re-plan, reconcile, save, publish
+- notify      delivery to subscribers (host command, or webhook from inside the lab)
+- receiver    the webhook receiver app an instance can run
+- lifecycle   what `lab up` publishes
+"""

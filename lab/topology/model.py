@@ -15,7 +15,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-ENDPOINT_STATES = ("pendingAcceptance", "available", "rejected")
+# States an endpoint can be stored in. `failed` is set by the control plane (lab.privatelink) when
+# its legs could not be made; `deleting`/`deleted` are transient and only appear in its event log.
+ENDPOINT_STATES = ("pendingAcceptance", "available", "rejected", "failed")
+CONNECTION_EVENTS = ("Connect", "Accept", "Reject", "Delete")  # AWS endpoint connection notifications
 
 
 def _name(value: str) -> str:
@@ -89,7 +92,7 @@ class Instance(Strict):
     name: Name
     subnet: str
     ip: IPv4Addr | None = None
-    app: Literal["demo-target"] | None = None
+    app: Literal["demo-target", "webhook-receiver"] | None = None
     port: Port = 8080
 
 
@@ -135,6 +138,22 @@ class LoadBalancer(Strict):
     target_groups: Annotated[list[TargetGroup], Field(min_length=1)]
 
 
+class Subscriber(Strict):
+    """Who hears about the service's endpoint connections (AWS: an SNS topic with a Lambda on it).
+
+    Exactly one of `command` (run on the host with the event JSON on stdin, like a Lambda) or
+    `webhook` (an HTTP POST sent from inside the lab, from the namespace of instance or VPC `from`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    command: Annotated[list[str], Field(min_length=1)] | None = None
+    webhook: str | None = None
+    from_: Annotated[str | None, Field(alias="from")] = None
+    events: list[Literal["Connect", "Accept", "Reject", "Delete"]] = list(CONNECTION_EVENTS)
+    timeout: Annotated[int, Field(ge=1, le=300)] = 30
+
+
 class EndpointService(Strict):
     name: Name
     account: str
@@ -142,6 +161,7 @@ class EndpointService(Strict):
     acceptance_required: bool = True
     allowed_principals: list[str] = []
     private_dns_name: str | None = None
+    notifications: list[Subscriber] = []
 
 
 class Endpoint(Strict):
@@ -150,7 +170,7 @@ class Endpoint(Strict):
     service: str
     subnets: Annotated[list[str], Field(min_length=1)]
     # Unset means what AWS would do: pendingAcceptance when the service requires acceptance, else available.
-    state: Literal["pendingAcceptance", "available", "rejected"] | None = None
+    state: Literal["pendingAcceptance", "available", "rejected", "failed"] | None = None
     private_dns_enabled: bool = False
 
 

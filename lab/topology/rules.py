@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from lab.topology.errors import TopologyError
 from lab.topology.model import Topology, Vpc
@@ -151,6 +152,39 @@ def _check_services(topo: Topology) -> None:
             if principal != "*" and not _is_principal(principal):
                 raise TopologyError(f"{path}.allowed_principals[{k}]", f"{principal!r} is not a principal",
                                     "write '*' or an ARN such as arn:aws:iam::222222222222:root")
+        for k, sub in enumerate(svc.notifications):
+            _check_subscriber(topo, sub, f"{path}.notifications[{k}]")
+
+
+def _check_subscriber(topo: Topology, sub, path: str) -> None:
+    """A subscriber is a host command, or a webhook that stays inside the lab (sent from a lab namespace)."""
+    if (sub.command is None) == (sub.webhook is None):
+        raise TopologyError(path, "needs exactly one of command: or webhook:",
+                            "write command: [program, args...] or webhook: http://<lab address>:<port>/<path> with from:")
+    if sub.command is not None:
+        if sub.from_ is not None:
+            raise TopologyError(f"{path}.from", "from: only applies to a webhook (a command runs on the host)",
+                                "remove from:, or use webhook:")
+        return
+    url = urlsplit(sub.webhook)
+    try:
+        host = ipaddress.IPv4Address(url.hostname or "")
+        url.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        host = None
+    if url.scheme != "http" or host is None or url.username or url.query or url.fragment:
+        raise TopologyError(f"{path}.webhook", f"{sub.webhook!r} is not an http://<IPv4>[:port]/<path> URL",
+                            "write e.g. http://10.0.1.20:9000/events (an address inside the lab, no host names)")
+    if sub.from_ is None:
+        raise TopologyError(f"{path}.from", "a webhook needs from: (the instance or VPC it is sent from)",
+                            "add from: <instance or VPC name> in the VPC that holds the receiver")
+    vpc = _vpc(topo, sub.from_) or next((v for v in topo.vpcs for i in v.instances if i.name == sub.from_), None)
+    if vpc is None:
+        known = [v.name for v in topo.vpcs] + [i.name for v in topo.vpcs for i in v.instances]
+        raise TopologyError(f"{path}.from", f"no instance or VPC {sub.from_!r}", f"use one of: {', '.join(known)}")
+    if host not in ipaddress.IPv4Network(vpc.cidr):
+        raise TopologyError(f"{path}.webhook", f"{host} is not in VPC {vpc.name!r} ({vpc.cidr}), where from: sends it",
+                            f"point it at an instance in {vpc.cidr}; webhooks never leave the lab")
 
 
 def _is_principal(text: str) -> bool:
@@ -186,7 +220,10 @@ def _check_endpoints(topo: Topology) -> None:
                 raise TopologyError(f"{path}.subnets[{k}]", f"service {svc.name!r} is not available in {az}",
                                     f"pick subnets in the NLB's AZs: {', '.join(sorted(nlb_azs))}")
         account_id = topo.accounts[vpc.account]
-        if vpc.account != svc.account and not principal_allows(svc.allowed_principals, account_id):
+        # Only an endpoint the file asks to create (no state yet) is checked: an explicit state is a
+        # recorded decision, and on AWS revoking a principal leaves its existing endpoints alone.
+        # `lab endpoint create` checks the principal itself before writing one (lab.privatelink).
+        if ep.state is None and vpc.account != svc.account and not principal_allows(svc.allowed_principals, account_id):
             raise TopologyError(f"{path}", f"account {vpc.account} ({account_id}) is not an allowed principal of service {svc.name!r}",
                                 f"add 'arn:aws:iam::{account_id}:root' to that service's allowed_principals")
         per_vpc[ep.vpc] = per_vpc.get(ep.vpc, 0) + 1

@@ -1,0 +1,114 @@
+"""`lab service list|show|allow|revoke`: endpoint services, as their provider sees them.
+
+JSON as AWS's DescribeVpcEndpointServiceConfigurations, DescribeVpcEndpointServicePermissions and
+DescribeVpcEndpointConnections; allow/revoke are ModifyVpcEndpointServicePermissions.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+
+
+@click.group()
+def service() -> None:
+    """Endpoint services: list, show (configuration, principals, connections), allow, revoke."""
+
+
+def _service(view, ref: str):
+    from lab.topology.errors import LabInputError
+
+    for svc in view.topo.endpoint_services:
+        if ref in (svc.name, view.service_id(svc), view.service_name(svc)):
+            return svc
+    raise LabInputError("SERVICE", f"no endpoint service {ref!r} in lab {view.lab!r}",
+                        f"use one of: {', '.join(s.name for s in view.topo.endpoint_services) or 'none'}")
+
+
+@service.command("list")
+@name_option
+@click.option("--account", "-a", default=None, metavar="ACCOUNT", help="Only services this account owns.")
+@format_option
+def list_(lab: str, account: str | None, fmt: str) -> None:
+    """List endpoint services (DescribeVpcEndpointServiceConfigurations)."""
+    from lab.privatelink import shapes
+    from lab.privatelink.control import read_view
+    from lab.privatelink.principals import owner_of_service, resolve_account
+
+    view = read_view(lab)
+    services = view.topo.endpoint_services
+    if account is not None:
+        actor = resolve_account(view.topo, account)
+        services = [s for s in services if owner_of_service(view.topo, s) == actor]
+    configs = [shapes.service(view, s) for s in services]
+    if fmt == "json":
+        emit_json({"ServiceConfigurations": configs})
+        return
+    table(f"endpoint services of lab {lab}", ["ServiceId", "Name", "Owner", "AcceptanceRequired", "AZs", "ServiceName"],
+          [(c["ServiceId"], c["Lab"]["Name"], c["Lab"]["OwnerId"], c["AcceptanceRequired"],
+            ", ".join(c["AvailabilityZones"]), c["ServiceName"]) for c in configs])
+
+
+@service.command()
+@name_option
+@click.argument("service_ref", metavar="SERVICE")
+@click.option("--account", "-a", default=None, metavar="ACCOUNT",
+              help="Act as this account: only the service's owner may see its connections.")
+@format_option
+def show(lab: str, service_ref: str, account: str | None, fmt: str) -> None:
+    """Show a service: configuration, allowed principals and endpoint connections."""
+    from lab.privatelink import shapes
+    from lab.privatelink.control import read_view
+    from lab.privatelink.principals import require_service_owner, resolve_account
+
+    view = read_view(lab)
+    svc = _service(view, service_ref)
+    if account is not None:
+        require_service_owner(view.topo, resolve_account(view.topo, account), svc, "see the configuration")
+    data = {
+        "ServiceConfiguration": shapes.service(view, svc),
+        "AllowedPrincipals": shapes.permissions(view, svc),
+        "VpcEndpointConnections": [shapes.connection(view, ep) for ep in view.topo.endpoints if ep.service == svc.name],
+    }
+    if fmt == "json":
+        emit_json(data)
+        return
+    config = data["ServiceConfiguration"]
+    table(f"service {svc.name}", ["Field", "Value"],
+          [("ServiceId", config["ServiceId"]), ("ServiceName", config["ServiceName"]),
+           ("Owner", config["Lab"]["OwnerId"]), ("NLB", config["Lab"]["Nlb"]),
+           ("AcceptanceRequired", config["AcceptanceRequired"]), ("AZs", ", ".join(config["AvailabilityZones"])),
+           ("PrivateDnsName", config.get("PrivateDnsName", ""))]
+          + [("Subscriber", n.get("Url") or " ".join(n["Command"])) for n in config["Lab"]["Notifications"]])
+    table("Allowed principals", ["Principal", "Type"],
+          [(p["Principal"], p["PrincipalType"]) for p in data["AllowedPrincipals"]])
+    table("Endpoint connections", ["VpcEndpointId", "Owner", "State", "Created"],
+          [(c["VpcEndpointId"], c["VpcEndpointOwner"], c["VpcEndpointState"], c["CreationTimestamp"])
+           for c in data["VpcEndpointConnections"]])
+
+
+def _permissions_command(verb: str, help_text: str):
+    @service.command(verb, help=help_text)
+    @name_option
+    @click.argument("service_ref", metavar="SERVICE")
+    @click.option("--account", "-a", required=True, metavar="ACCOUNT", help="Act as this account (the service owner).")
+    @click.option("--principal", "-p", "principals", multiple=True, required=True, metavar="PRINCIPAL",
+                  help="An IAM ARN (arn:aws:iam::222222222222:root), an account name or ID, or '*'. Repeatable.")
+    @format_option
+    def command(lab: str, service_ref: str, account: str, principals: tuple[str, ...], fmt: str) -> None:
+        from lab.privatelink import control
+
+        action = control.allow_principals if verb == "allow" else control.revoke_principals
+        change = action(lab, account, service_ref, list(principals), progress)
+        if fmt == "json":
+            emit_json({"ReturnValue": True, "AllowedPrincipals": change.principals})
+            return
+        stdout.print(f"{verb}: allowed principals of {service_ref} are now: "
+                     f"{', '.join(p['Principal'] for p in change.principals) or '(none)'}")
+
+    return command
+
+
+allow = _permissions_command("allow", "Allow principals to create endpoints to your service (provider).")
+revoke = _permissions_command("revoke", "Revoke principals (provider); their existing endpoints stay, as on AWS.")

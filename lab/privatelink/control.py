@@ -1,0 +1,388 @@
+"""The control plane's commands, each one transaction on a live lab.
+
+The lab's stored topology (the copy `lab up` made) is the desired state. A command, under the lab
+lock: reads it, checks who acts and whether the workflow allows the move, edits the plain YAML,
+validates the result with the topology loader (so every rule of a topology file applies), re-plans
+it with the live plan as `previous` (existing ENIs keep their addresses and tables), reconciles the
+data plane, then saves topology + plan, records the endpoints' history and appends the events.
+After the unlock it hands the events to the service's subscribers (a subscriber may call `lab`
+itself, e.g. to accept, and needs the lock free).
+
+Accepting is the one move whose data plane can fail (e.g. an interface name is taken): the
+endpoint is then `failed`, its legs are rolled back, and the command reports it (exit 1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from lab.apply.context import ApplyContext, Progress
+from lab.plan.build import build_plan
+from lab.plan.model import Plan
+from lab.privatelink import edit, notify, shapes, workflow
+from lab.plan.ids import aws_id
+from lab.privatelink.principals import (
+    Account, normalize_principal, require_endpoint_owner, require_may_create, require_service_owner, resolve_account,
+)
+from lab.privatelink.records import EventLog, Record, timestamp
+from lab.state.store import LabState
+from lab.topology.errors import LabInputError
+from lab.topology.load import parse_topology
+from lab.topology.model import NAME_RE, Endpoint, EndpointService, Vpc
+
+LOCK_WAIT_S = 60.0  # a subscriber's nested `lab endpoint accept` waits for the command that notified it
+
+
+class ControlPlaneError(RuntimeError):
+    """The data plane could not follow a change (exit 1); the message says what was rolled back."""
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+@dataclass
+class Change:
+    """What one command did: the endpoints it touched (as DescribeVpcEndpoints shows them after),
+    the events it published and how their delivery went."""
+
+    action: str
+    endpoints: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    deliveries: list[dict] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    principals: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@contextmanager
+def locked(state: LabState, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    """The lab lock, waiting (bounded) for another command to finish rather than failing at once."""
+    state.load_plan()  # a clear "no lab named X is up" before anything else
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            state.lock()
+            break
+        except LabInputError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        state.load_plan()  # the lab may have gone down while we waited
+        yield
+    finally:
+        state.unlock()
+
+
+def read_view(lab: str) -> shapes.LabView:
+    """The lab as it is now (no lock: every file is replaced atomically)."""
+    state = LabState(lab)
+    plan = state.load_plan()
+    topo = parse_topology(state.topology_file.read_text(), source=str(state.topology_file))
+    return shapes.LabView(lab, topo, plan, Record(state))
+
+
+class Transaction:
+    """One command's work on the lab, between taking and releasing the lock."""
+
+    def __init__(self, lab: str, progress: Progress):
+        self.lab, self.progress = lab, progress
+        self.state = LabState(lab)
+        self.raw = edit.load(self.state.topology_file.read_text())
+        self.view = read_view(lab)
+        self.record = self.view.record
+        self.now = timestamp()
+
+    # -- lookups (every miss is bad input naming what exists) -----------------------------------
+    def account(self, ref: str) -> Account:
+        return resolve_account(self.view.topo, ref)
+
+    def endpoint(self, ref: str) -> Endpoint:
+        for ep in self.view.topo.endpoints:
+            planned = self.view.endpoint_plan(ep.name)
+            if ref == ep.name or (planned and ref == planned["id"]):
+                return ep
+        gone = next((d for n, d in self.record.data["deleted"].items() if ref in (n, d["VpcEndpointId"])), None)
+        if gone:
+            raise workflow.WorkflowError(ref, f"endpoint {gone['VpcEndpointId']} is deleted", "nothing left to do")
+        known = ", ".join(f"{(self.view.endpoint_plan(e.name) or {}).get('id')} ({e.name})"
+                          for e in self.view.topo.endpoints) or "none"
+        raise LabInputError("VPC_ENDPOINT_ID", f"no endpoint {ref!r} in lab {self.lab!r}", f"use one of: {known}")
+
+    def service(self, ref: str) -> EndpointService:
+        for svc in self.view.topo.endpoint_services:
+            if ref in (svc.name, self.view.service_id(svc), self.view.service_name(svc)):
+                return svc
+        known = ", ".join(s.name for s in self.view.topo.endpoint_services) or "none"
+        raise LabInputError("--service", f"no endpoint service {ref!r} in lab {self.lab!r}", f"use one of: {known}")
+
+    def vpc(self, ref: str) -> Vpc:
+        for vpc in self.view.topo.vpcs:
+            if ref in (vpc.name, self.view.vpc_id(vpc.name)):
+                return vpc
+        raise LabInputError("--vpc", f"no VPC {ref!r} in lab {self.lab!r}",
+                            f"use one of: {', '.join(v.name for v in self.view.topo.vpcs)}")
+
+    def state_of(self, ep: Endpoint) -> str:
+        return self.view.endpoint_plan(ep.name)["state"]
+
+    # -- the change itself -------------------------------------------------------------------------
+    def apply(self, new_raw: dict, action: str, becoming_live: set[str]) -> dict[str, str]:
+        """Validate, plan, reconcile and save `new_raw`; returns {endpoint: error} for those whose data
+        plane failed (they are saved as `failed`, with nothing of them left in the data plane)."""
+        from lab.apply.reconcile import reconcile
+
+        topo, plan = self._validate(new_raw, action)
+        ctx = ApplyContext(plan=plan, state=self.state, progress=self.progress, runtime=_runtime(plan))
+        failed: dict[str, str] = {}
+        try:
+            try:
+                reconcile(ctx, self.view.plan)
+            except LabInputError:
+                raise
+            except Exception as err:  # noqa: BLE001 - any failure of the data plane is reported, then rolled back
+                if not becoming_live:
+                    raise ControlPlaneError(f"{action}: the data plane could not follow: {err}") from err
+                failed = {name: str(err) for name in sorted(becoming_live)}
+                self.progress(f"{action}: data plane failed ({err}); marking {', '.join(failed)} failed, rolling back")
+                new_raw = edit.set_states(new_raw, dict.fromkeys(failed, "failed"))
+                attempted = plan.to_dict()
+                topo, plan = self._validate(new_raw, action)
+                ctx.plan = plan
+                try:
+                    reconcile(ctx, attempted)
+                except Exception as undo_err:  # noqa: BLE001
+                    raise ControlPlaneError(f"{action}: the data plane failed ({err}) and so did its rollback "
+                                            f"({undo_err}); `lab down` removes everything") from undo_err
+            self._save(new_raw, plan, ctx)
+        finally:
+            ctx.close()
+        self.raw = new_raw
+        self.view = shapes.LabView(self.lab, topo, {**plan.to_dict(), "container_pids": ctx.container_pids},
+                                   self.record)
+        return failed
+
+    def _validate(self, raw: dict, action: str):
+        text = edit.dump(raw)
+        topo = parse_topology(text, source=f"lab {self.lab!r} after {action}")
+        return topo, build_plan(topo, self.lab, previous=self.view.plan)
+
+    def _save(self, raw: dict, plan: Plan, ctx: ApplyContext) -> None:
+        tmp = self.state.topology_file.with_suffix(".tmp")
+        tmp.write_text(edit.dump(raw))
+        tmp.replace(self.state.topology_file)
+        self.state.save_plan({**plan.to_dict(), "container_pids": ctx.container_pids})
+
+    def publish(self, events: list[dict]) -> list[dict]:
+        self.record.save()
+        return EventLog(self.state).append(events)
+
+    def event(self, ep: Endpoint, name: str, state: str, actor: Account, vpce_id: str | None = None) -> dict:
+        return shapes.event(self.view, ep, name, state, actor.arn, self.now, vpce_id)
+
+    def describe(self, ep: Endpoint) -> dict:
+        return shapes.endpoint(self.view, ep)
+
+
+def _runtime(plan: Plan):
+    if not plan.nodes:
+        return None
+    from lab.apply.api import runtime
+
+    return runtime()
+
+
+def _deliver(change: Change, lab: str, progress: Progress, t0: float) -> Change:
+    """Hand the events to the subscribers (after the unlock), then report a failed data plane (exit 1)."""
+    change.deliveries = notify.deliver(LabState(lab), read_view(lab), change.events, progress)
+    change.seconds = time.perf_counter() - t0
+    if change.failed:
+        raise ControlPlaneError(f"{change.action}: the data plane of {', '.join(change.failed)} could not be made "
+                                f"({next(iter(change.failed.values()))}); marked failed, its legs rolled back")
+    return change
+
+
+# -- consumer: create and delete -----------------------------------------------------------------
+
+def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: list[str] | None = None,
+                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet) -> Change:
+    """CreateVpcEndpoint (type Interface): pendingAcceptance, or available if the service auto-accepts."""
+    t0 = time.perf_counter()
+    change = Change("create")
+    with locked(LabState(lab)):
+        txn = Transaction(lab, progress)
+        actor, svc, the_vpc = txn.account(account), txn.service(service), txn.vpc(vpc)
+        require_may_create(txn.view.topo, actor, the_vpc, svc)
+        chosen = _pick_subnets(txn, the_vpc, svc, subnets)
+        name = _pick_name(txn, the_vpc, svc, name)
+        first = workflow.initial_state(svc.acceptance_required)
+        new_raw = edit.add_endpoint(txn.raw, name=name, vpc=the_vpc.name, service=svc.name, subnets=chosen,
+                                    state=first, private_dns=private_dns)
+        change.failed = txn.apply(new_raw, "create", {name} if workflow.is_live(first) else set())
+        ep = txn.endpoint(name)
+        txn.record.created(name, txn.view.endpoint_plan(name)["id"], txn.now, first, actor.arn)
+        if change.failed:
+            txn.record.transition(name, "failed", txn.now, actor.arn, change.failed[name])
+        events = [txn.event(ep, "Connect", txn.state_of(ep), actor)]
+        if workflow.is_live(txn.state_of(ep)):
+            events.append(txn.event(ep, "Accept", "available", actor))  # auto-accepted by the service
+        change.endpoints = [txn.describe(ep)]
+        change.events = txn.publish(events)
+    return _deliver(change, lab, progress, t0)
+
+
+def delete_endpoints(lab: str, account: str, refs: list[str], progress: Progress = _quiet) -> Change:
+    """DeleteVpcEndpoints: deleting -> deleted; the data plane goes first (no listener, then no leg)."""
+    t0 = time.perf_counter()
+    change = Change("delete")
+    with locked(LabState(lab)):
+        txn = Transaction(lab, progress)
+        actor = txn.account(account)
+        eps = _unique_endpoints(txn, refs)
+        for ep in eps:
+            planned = txn.view.endpoint_plan(ep.name)
+            require_endpoint_owner(txn.view.topo, actor, txn.view.vpc(ep.vpc), planned["id"])
+            workflow.check("delete", planned["state"], planned["id"])
+        before = {ep.name: txn.describe(ep) for ep in eps}
+        events = [txn.event(ep, "Delete", "deleted", actor, before[ep.name]["VpcEndpointId"]) for ep in eps]
+        txn.apply(edit.remove_endpoints(txn.raw, {ep.name for ep in eps}), "delete", set())
+        for ep in eps:
+            txn.record.deleted(ep.name, before[ep.name], txn.now, actor.arn)
+            change.endpoints.append({**before[ep.name], "State": "deleted", "NetworkInterfaceIds": []})
+        change.events = txn.publish(events)
+    return _deliver(change, lab, progress, t0)
+
+
+# -- provider: accept, reject, allow, revoke ------------------------------------------------------
+
+def accept_connections(lab: str, account: str, refs: list[str], progress: Progress = _quiet) -> Change:
+    """AcceptVpcEndpointConnections: pendingAcceptance -> pending -> available (or failed)."""
+    return _decide(lab, account, refs, "accept", progress)
+
+
+def reject_connections(lab: str, account: str, refs: list[str], progress: Progress = _quiet) -> Change:
+    """RejectVpcEndpointConnections: pendingAcceptance or available -> rejected; traffic stops at once."""
+    return _decide(lab, account, refs, "reject", progress)
+
+
+def _decide(lab: str, account: str, refs: list[str], action: str, progress: Progress) -> Change:
+    t0 = time.perf_counter()
+    change = Change(action)
+    with locked(LabState(lab)):
+        txn = Transaction(lab, progress)
+        actor = txn.account(account)
+        eps = _unique_endpoints(txn, refs)
+        targets = {}
+        for ep in eps:
+            planned = txn.view.endpoint_plan(ep.name)
+            require_service_owner(txn.view.topo, actor, txn.view.service_of(ep), f"{action} connections")
+            targets[ep.name] = workflow.check(action, planned["state"], planned["id"])
+        if action == "accept":
+            for ep in eps:
+                txn.record.transition(ep.name, "pending", txn.now, actor.arn)
+        change.failed = txn.apply(edit.set_states(txn.raw, targets), action,
+                                  {n for n, s in targets.items() if workflow.is_live(s)})
+        events = []
+        for ep in eps:
+            state = txn.state_of(ep)
+            txn.record.transition(ep.name, state, txn.now, actor.arn, change.failed.get(ep.name))
+            if ep.name not in change.failed:
+                events.append(txn.event(ep, workflow.EVENT_OF[action], state, actor))
+            change.endpoints.append(txn.describe(ep))
+        change.events = txn.publish(events)
+    return _deliver(change, lab, progress, t0)
+
+
+def allow_principals(lab: str, account: str, service: str, principals: list[str], progress: Progress = _quiet) -> Change:
+    """ModifyVpcEndpointServicePermissions --add-allowed-principals."""
+    return _permissions(lab, account, service, principals, add=True, progress=progress)
+
+
+def revoke_principals(lab: str, account: str, service: str, principals: list[str], progress: Progress = _quiet) -> Change:
+    """ModifyVpcEndpointServicePermissions --remove-allowed-principals (existing endpoints stay, as on AWS)."""
+    return _permissions(lab, account, service, principals, add=False, progress=progress)
+
+
+def _permissions(lab: str, account: str, service: str, principals: list[str], add: bool, progress: Progress) -> Change:
+    t0 = time.perf_counter()
+    change = Change("allow" if add else "revoke")
+    with locked(LabState(lab)):
+        txn = Transaction(lab, progress)
+        actor, svc = txn.account(account), txn.service(service)
+        require_service_owner(txn.view.topo, actor, svc, "change who may connect")
+        wanted = [normalize_principal(txn.view.topo, p) for p in principals]
+        current = list(svc.allowed_principals)
+        if add:
+            current += [p for p in dict.fromkeys(wanted) if p not in current]
+        else:
+            missing = [p for p in wanted if p not in current]
+            if missing:
+                raise LabInputError("--principal", f"{missing[0]} is not an allowed principal of {svc.name!r}",
+                                    f"revoke one of: {', '.join(current) or '(none are allowed)'}")
+            current = [p for p in current if p not in wanted]
+        txn.apply(edit.set_principals(txn.raw, svc.name, current), change.action, set())
+        change.principals = shapes.permissions(txn.view, txn.service(svc.name))
+    change.seconds = time.perf_counter() - t0
+    return change
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _unique_endpoints(txn: Transaction, refs: list[str]) -> list[Endpoint]:
+    if not refs:
+        raise LabInputError("VPC_ENDPOINT_ID", "no endpoint given", "name one or more endpoint IDs (or names)")
+    found: dict[str, Endpoint] = {}
+    for ref in refs:
+        ep = txn.endpoint(ref)
+        found.setdefault(ep.name, ep)
+    return list(found.values())
+
+
+def _pick_subnets(txn: Transaction, vpc: Vpc, svc: EndpointService, refs: list[str] | None) -> list[str]:
+    """The subnets named (by name or subnet ID), or by default one per AZ the service is in."""
+    by_ref = {}
+    for sub in vpc.subnets:
+        by_ref[sub.name] = by_ref[aws_id("subnet", txn.lab, "subnet", vpc.name, sub.name)] = sub.name
+    if refs:
+        out = []
+        for ref in refs:
+            if ref not in by_ref:
+                raise LabInputError("--subnet", f"no subnet {ref!r} in VPC {vpc.name!r}",
+                                    f"use one of: {', '.join(s.name for s in vpc.subnets)}")
+            out.append(by_ref[ref])
+        return out
+    svc_azs = next(s["AvailabilityZones"] for s in txn.view.plan["inventory"]["services"] if s["Name"] == svc.name)
+    out = []
+    for az in (a.name for a in txn.view.topo.azs if a.name in svc_azs):
+        first = next((s.name for s in vpc.subnets if s.az == az), None)
+        if first:
+            out.append(first)
+    if not out:
+        raise LabInputError("--vpc", f"VPC {vpc.name!r} has no subnet in the AZs of service {svc.name!r} "
+                            f"({', '.join(svc_azs)})", "add a subnet there, or use another VPC")
+    return out
+
+
+def _pick_name(txn: Transaction, vpc: Vpc, svc: EndpointService, name: str | None) -> str:
+    """An endpoint's name makes its ID: a name once deleted is never reused, so an ID never comes back."""
+    taken = {e.name for e in txn.view.topo.endpoints}
+    if name is not None:
+        if not NAME_RE.match(name):
+            raise LabInputError("--endpoint-name", f"{name!r} is not a valid name",
+                                "use 1-32 characters of a-z, 0-9 and '-', starting with a letter")
+        if name in taken:
+            raise LabInputError("--endpoint-name", f"an endpoint named {name!r} already exists", "pick another name")
+        if txn.record.name_used(name):
+            raise LabInputError("--endpoint-name", f"{name!r} was the name of {txn.record.name_used(name)}, now "
+                                "deleted; endpoint IDs are never reused", "pick another name")
+        return name
+    base = f"{vpc.name}-{svc.name}"[:27].rstrip("-")
+    n = 1
+    while f"{base}-{n}" in taken or txn.record.name_used(f"{base}-{n}"):
+        n += 1
+    return f"{base}-{n}"
+

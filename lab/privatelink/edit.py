@@ -1,0 +1,71 @@
+"""Edits of a lab's stored topology, on its plain YAML data.
+
+The control plane changes the desired state by editing the mapping `yaml.safe_load` gives (not the
+validated model), so every key it does not know about - other features' settings - comes through
+untouched; the result is then validated by the same loader as any topology file.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import yaml
+
+
+def load(text: str) -> dict:
+    data = yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+def dump(data: dict) -> str:
+    header = "# Desired state of this lab, kept by `lab` (lab up, then the control plane's changes).\n"
+    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+
+
+def _endpoints(data: dict) -> list[dict]:
+    if not data.get("endpoints"):  # absent, or `endpoints:` with nothing after it (None)
+        data["endpoints"] = []
+    return data["endpoints"]
+
+
+def _endpoint(data: dict, name: str) -> dict:
+    for ep in data.get("endpoints") or []:
+        if ep.get("name") == name:
+            return ep
+    raise KeyError(name)
+
+
+def _service(data: dict, name: str) -> dict:
+    for svc in data.get("endpoint_services") or []:
+        if svc.get("name") == name:
+            return svc
+    raise KeyError(name)
+
+
+def add_endpoint(data: dict, *, name: str, vpc: str, service: str, subnets: list[str], state: str,
+                 private_dns: bool = False) -> dict:
+    out = copy.deepcopy(data)
+    entry = {"name": name, "vpc": vpc, "service": service, "subnets": list(subnets), "state": state}
+    if private_dns:
+        entry["private_dns_enabled"] = True
+    _endpoints(out).append(entry)
+    return out
+
+
+def set_states(data: dict, states: dict[str, str]) -> dict:
+    out = copy.deepcopy(data)
+    for name, state in states.items():
+        _endpoint(out, name)["state"] = state
+    return out
+
+
+def remove_endpoints(data: dict, names: set[str]) -> dict:
+    out = copy.deepcopy(data)
+    out["endpoints"] = [ep for ep in out.get("endpoints") or [] if ep.get("name") not in names]
+    return out
+
+
+def set_principals(data: dict, service: str, principals: list[str]) -> dict:
+    out = copy.deepcopy(data)
+    _service(out, service)["allowed_principals"] = list(principals)
+    return out
