@@ -142,9 +142,10 @@ def _first_error(err: ValidationError) -> TopologyError:
         allowed = list(model.model_fields) if model else []
         missing = [x["loc"][-1] for x in errors if x["type"] == "missing" and x["loc"][:-1] == loc[:-1]]
         guess = missing if len(missing) == 1 else difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f"did you mean {guess[0]!r}? " if guess else "remove it; "
-        return TopologyError(path, f"unknown key {loc[-1]!r}",
-                             f"{hint}keys allowed here: {', '.join(allowed) or 'see `lab schema`'}")
+        # With a likely intended key, name just that one: the full list grows with the schema.
+        fix = f"did you mean {guess[0]!r}?" if guess else \
+            f"remove it; keys allowed here: {', '.join(allowed) or 'see `lab schema`'}"
+        return TopologyError(path, f"unknown key {loc[-1]!r}", fix)
     if kind == "missing":
         return TopologyError(path, "required key is missing", f"add {loc[-1]}: (see `lab schema`)")
     if kind == "value_error":
