@@ -1,0 +1,120 @@
+"""privatelink-lab benchmarks: one command, a table and JSON. Needs root and Docker.
+
+    sudo .venv/bin/python benchmarks/run.py            # everything, full repeats (~10 min)
+    sudo .venv/bin/python benchmarks/run.py --quick    # fewer repeats and sizes (~4 min)
+    sudo .venv/bin/python benchmarks/run.py --json out.json --only datapath,updown
+
+Every figure is a median of several runs; ratios divide figures measured in the same run.
+These are measurements, not tests: nothing here passes or fails on a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import common  # noqa: F401  (puts the checkout on sys.path)
+import datapath
+import lifecycle
+
+SECTIONS = ("datapath", "updown", "scale", "image")
+GOALS = {"throughput_ratio_1": 0.8, "added_p50_us": 100, "up_s": 3.0, "down_s": 2.0, "ms_per_vpc": 60, "build_s": 30}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def table(results: dict) -> str:
+    rows = []
+
+    def add(what, value, goal="", note=""):
+        rows.append((what, value, goal, note))
+
+    if "datapath" in results:
+        d = results["datapath"]
+        for streams in (1, 4):
+            t = d[f"throughput_{streams}"]
+            g = t["gbps"]
+            add(f"iperf3 {streams} stream(s): direct veth", f"{g['direct']:.1f} Gbit/s")
+            add(f"iperf3 {streams} stream(s): endpoint, PPv2 off", f"{g['endpoint']:.1f} Gbit/s ({t['ratio']['endpoint']:.2f}x)",
+                ">= 0.8x" if streams == 1 else "")
+            add(f"iperf3 {streams} stream(s): endpoint, PPv2 on", f"{g['endpoint_ppv2']:.1f} Gbit/s "
+                f"({t['ratio']['endpoint_ppv2']:.2f}x)", "", "target = strip_relay.py -> iperf3")
+        for mode, label in (("rr", "request latency, open connection"), ("crr", "request latency, new connection")):
+            lat = d["latency_us"][mode]
+            add(f"{label}: direct p50/p99", f"{lat['direct']['p50']:.0f} / {lat['direct']['p99']:.0f} us")
+            add(f"{label}: endpoint p50/p99", f"{lat['endpoint']['p50']:.0f} / {lat['endpoint']['p99']:.0f} us")
+            add(f"{label}: added p50/p99", f"{lat['added']['p50']:.0f} / {lat['added']['p99']:.0f} us",
+                "p50 <= 100 us" if mode == "rr" else "")
+    if "updown" in results:
+        u = results["updown"]
+        add("lab up (default lab, CLI wall time)", f"{u['up_s']:.2f} s", "<= 3 s", f"inside lab: {u['up_internal_s']:.2f} s")
+        add("lab down (CLI wall time)", f"{u['down_s']:.2f} s", "<= 2 s")
+        add("lab up steps (ms)", ", ".join(f"{k} {v:.0f}" for k, v in u["steps_ms"].items()))
+    if "scale" in results:
+        s = results["scale"]
+        for row in s["rows"]:
+            add(f"scale N={row['n']} consumer VPCs: up / down", f"{row['up_s']:.2f} s / {row['down_s']:.2f} s", "",
+                f"{row['namespaces']} netns, {row['veths']} veths; RSS {row['process_rss_mib']} MiB, "
+                f"containers {row['container_mib']} MiB; works={row['works']}")
+        for span, ms in s["ms_per_added_vpc"].items():
+            add(f"time per added consumer VPC ({span})", f"{ms:.0f} ms", "<= 60 ms")
+    if "image" in results:
+        i = results["image"]
+        add("NLB image build (forced)", f"{i['build_s']:.1f} s", "<= 30 s", f"median of {i['repeats']}")
+    width = [max(len(str(r[c])) for r in rows + [("what", "measured", "goal", "note")]) for c in range(4)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(("what", "measured", "goal", "note"), width)),
+             "-+-".join("-" * w for w in width)]
+    lines += [" | ".join(str(v).ljust(w) for v, w in zip(r, width)) for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, scale N = 1, 10, 50")
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--scale", default=None, help="comma-separated N values (default 1,10,50; 1,10,50,200 full)")
+    parser.add_argument("--profile-at", type=int, default=None, help="cProfile `lab up` at this N")
+    args = parser.parse_args()
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {sorted(unknown)}; use {', '.join(SECTIONS)}")
+    sizes = [int(n) for n in args.scale.split(",")] if args.scale else ([1, 10, 50] if args.quick else [1, 10, 50, 200])
+
+    results: dict = {"machine": common.machine(), "quick": args.quick, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    t0 = time.perf_counter()
+    if "datapath" in only:
+        log("== data path (iperf3, latency)")
+        results["datapath"] = datapath.run(args.quick, log)
+    if "updown" in only:
+        log("== lab up / lab down")
+        results["updown"] = lifecycle.up_down(args.quick, log)
+    if "scale" in only:
+        log(f"== scale: N = {sizes}")
+        results["scale"] = lifecycle.scale(sizes, log, args.profile_at)
+    if "image" in only:
+        log("== NLB image build")
+        results["image"] = lifecycle.image_build(args.quick, log)
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    results["goals"] = GOALS
+
+    m = results["machine"]
+    print(f"machine: {m['nproc']} CPUs ({m['cpu']}), kernel {m['kernel']}, {m['memory_gib']} GiB, Python {m['python']}")
+    print(table(results))
+    if args.json:
+        text = json.dumps(results, indent=2, default=str)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
