@@ -18,7 +18,7 @@ import pytest
 from lab.verify.assertions import assert_not_on, assert_only_links, assert_ppv2, assert_snat
 
 # The topology to bring up: a built-in name ("basic", "leaky") or a path to your YAML file.
-pytestmark = [pytest.mark.root, pytest.mark.lab_topology("basic")]
+pytestmark = pytest.mark.lab_topology("basic")
 
 # The links a request to the endpoint must cross, and only these: the client's subnet link, the
 # endpoint ENI, the NLB node's leg towards the targets, and one target's subnet link.
