@@ -28,7 +28,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.apply import links, nodes
 from lab.apply.context import ApplyContext
-from lab.plan.model import Iface, NlbNode, Place, Route, Rule, VethPair
+from lab.plan.model import Iface, NlbNode, Place, Plan, Rule, VethPair
 from lab.topology.errors import LabInputError
 
 ENI_ROLE = "endpoint-eni"
@@ -53,15 +53,11 @@ def reconcile(ctx: ApplyContext, old: dict) -> ReconcileReport:
     """Make the live lab, which runs the plan `old` (plan.json), run `ctx.plan` instead."""
     new = ctx.plan
     old_d, new_d = _plain(old), _plain(new.to_dict())
-    _refuse_structural_changes(old_d, new_d)
+    refuse_structural_changes(old_d, new_d)
     for node in new.nodes:
         ctx.ns_path_of(node.container)  # resolves (and caches) each node's PID: the node may have been restarted
 
-    old_legs = {v["key"]: v for v in old_d["veths"] if v["role"] == ENI_ROLE}
-    new_legs = {v.key: v for v in new.veths if v.role == ENI_ROLE}
-    changed = {k for k in old_legs.keys() & new_legs.keys() if _plain(dataclasses.asdict(new_legs[k])) != old_legs[k]}
-    removed = [_veth_from_dict(old_legs[k]) for k in sorted(old_legs.keys() - new_legs.keys() | changed)]
-    added = [new_legs[k] for k in sorted(new_legs.keys() - old_legs.keys() | changed)]
+    removed, added = leg_changes(old_d, new)
     report = ReconcileReport([p.key for p in removed], [p.key for p in added])
 
     t0 = time.perf_counter()
@@ -95,6 +91,17 @@ def reconcile(ctx: ApplyContext, old: dict) -> ReconcileReport:
 
 # -- what may change live ------------------------------------------------------------------------
 
+def leg_changes(old: dict, new: Plan) -> tuple[list[VethPair], list[VethPair]]:
+    """ENI legs to remove (from the old plan, as saved) and to add (from the new one). A leg whose
+    definition changed is both: removed, then made anew."""
+    old_legs = {v["key"]: v for v in _plain(old)["veths"] if v["role"] == ENI_ROLE}
+    new_legs = {v.key: v for v in new.veths if v.role == ENI_ROLE}
+    changed = {k for k in old_legs.keys() & new_legs.keys() if _plain(dataclasses.asdict(new_legs[k])) != old_legs[k]}
+    removed = [_veth_from_dict(old_legs[k]) for k in sorted(old_legs.keys() - new_legs.keys() | changed)]
+    added = [new_legs[k] for k in sorted(new_legs.keys() - old_legs.keys() | changed)]
+    return removed, added
+
+
 def _plain(data) -> dict:
     """Tuples become lists and dataclasses dicts, so a plan and its saved JSON compare equal."""
     return json.loads(json.dumps(data, default=str))
@@ -116,7 +123,8 @@ def _structure(plan: dict) -> dict:
     }
 
 
-def _refuse_structural_changes(old: dict, new: dict) -> None:
+def refuse_structural_changes(old: dict, new: dict) -> None:
+    """Bad input (exit 2, nothing touched) if the plans differ in anything but endpoints and NLB settings."""
     before, after = _structure(old), _structure(new)
     for part in before:
         if before[part] != after[part]:

@@ -112,3 +112,22 @@ def _permissions_command(verb: str, help_text: str):
 
 allow = _permissions_command("allow", "Allow principals to create endpoints to your service (provider).")
 revoke = _permissions_command("revoke", "Revoke principals (provider); their existing endpoints stay, as on AWS.")
+
+
+@service.command("cross-zone")
+@name_option
+@click.argument("service_ref", metavar="SERVICE")
+@click.option("--account", "-a", required=True, metavar="ACCOUNT", help="Act as this account (the service owner).")
+@click.option("--enable/--disable", "enabled", required=True, help="Cross-zone load balancing of the service's NLB.")
+@format_option
+def cross_zone(lab: str, service_ref: str, account: str, enabled: bool, fmt: str) -> None:
+    """Turn cross-zone load balancing of the service's NLB on or off, live (off by default, as on AWS)."""
+    from lab.privatelink import control
+
+    change = control.set_cross_zone(lab, account, service_ref, enabled, progress)
+    if fmt == "json":
+        emit_json({"Attributes": [{"Key": "load_balancing.cross_zone.enabled", "Value": str(enabled).lower()}],
+                   "Seconds": round(change.seconds, 3)})
+        return
+    stdout.print(f"cross-zone load balancing of {service_ref}'s NLB is now {'on' if enabled else 'off'} "
+                 f"({change.seconds * 1000:.0f} ms)")

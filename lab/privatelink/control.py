@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from lab.apply.context import ApplyContext, Progress
 from lab.plan.build import build_plan
 from lab.plan.model import Plan
-from lab.privatelink import edit, notify, shapes, workflow
-from lab.plan.ids import aws_id
+from lab.privatelink import choose, edit, notify, shapes, workflow
 from lab.privatelink.principals import (
     Account, normalize_principal, require_endpoint_owner, require_may_create, require_service_owner, resolve_account,
 )
@@ -31,7 +30,7 @@ from lab.privatelink.records import EventLog, Record, timestamp
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.topology.load import parse_topology
-from lab.topology.model import NAME_RE, Endpoint, EndpointService, Vpc
+from lab.topology.model import Endpoint, EndpointService, Vpc
 
 LOCK_WAIT_S = 60.0  # a subscriber's nested `lab endpoint accept` waits for the command that notified it
 
@@ -217,8 +216,8 @@ def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: lis
         txn = Transaction(lab, progress)
         actor, svc, the_vpc = txn.account(account), txn.service(service), txn.vpc(vpc)
         require_may_create(txn.view.topo, actor, the_vpc, svc)
-        chosen = _pick_subnets(txn, the_vpc, svc, subnets)
-        name = _pick_name(txn, the_vpc, svc, name)
+        chosen = choose.subnets(txn, the_vpc, svc, subnets)
+        name = choose.endpoint_name(txn, the_vpc, svc, name)
         first = workflow.initial_state(svc.acceptance_required)
         new_raw = edit.add_endpoint(txn.raw, name=name, vpc=the_vpc.name, service=svc.name, subnets=chosen,
                                     state=first, private_dns=private_dns)
@@ -242,7 +241,7 @@ def delete_endpoints(lab: str, account: str, refs: list[str], progress: Progress
     with locked(LabState(lab)):
         txn = Transaction(lab, progress)
         actor = txn.account(account)
-        eps = _unique_endpoints(txn, refs)
+        eps = choose.endpoints(txn, refs)
         for ep in eps:
             planned = txn.view.endpoint_plan(ep.name)
             require_endpoint_owner(txn.view.topo, actor, txn.view.vpc(ep.vpc), planned["id"])
@@ -275,7 +274,7 @@ def _decide(lab: str, account: str, refs: list[str], action: str, progress: Prog
     with locked(LabState(lab)):
         txn = Transaction(lab, progress)
         actor = txn.account(account)
-        eps = _unique_endpoints(txn, refs)
+        eps = choose.endpoints(txn, refs)
         targets = {}
         for ep in eps:
             planned = txn.view.endpoint_plan(ep.name)
@@ -330,59 +329,17 @@ def _permissions(lab: str, account: str, service: str, principals: list[str], ad
     return change
 
 
-# -- helpers ---------------------------------------------------------------------------------------
+# -- provider: NLB attributes ----------------------------------------------------------------------
 
-def _unique_endpoints(txn: Transaction, refs: list[str]) -> list[Endpoint]:
-    if not refs:
-        raise LabInputError("VPC_ENDPOINT_ID", "no endpoint given", "name one or more endpoint IDs (or names)")
-    found: dict[str, Endpoint] = {}
-    for ref in refs:
-        ep = txn.endpoint(ref)
-        found.setdefault(ep.name, ep)
-    return list(found.values())
-
-
-def _pick_subnets(txn: Transaction, vpc: Vpc, svc: EndpointService, refs: list[str] | None) -> list[str]:
-    """The subnets named (by name or subnet ID), or by default one per AZ the service is in."""
-    by_ref = {}
-    for sub in vpc.subnets:
-        by_ref[sub.name] = by_ref[aws_id("subnet", txn.lab, "subnet", vpc.name, sub.name)] = sub.name
-    if refs:
-        out = []
-        for ref in refs:
-            if ref not in by_ref:
-                raise LabInputError("--subnet", f"no subnet {ref!r} in VPC {vpc.name!r}",
-                                    f"use one of: {', '.join(s.name for s in vpc.subnets)}")
-            out.append(by_ref[ref])
-        return out
-    svc_azs = next(s["AvailabilityZones"] for s in txn.view.plan["inventory"]["services"] if s["Name"] == svc.name)
-    out = []
-    for az in (a.name for a in txn.view.topo.azs if a.name in svc_azs):
-        first = next((s.name for s in vpc.subnets if s.az == az), None)
-        if first:
-            out.append(first)
-    if not out:
-        raise LabInputError("--vpc", f"VPC {vpc.name!r} has no subnet in the AZs of service {svc.name!r} "
-                            f"({', '.join(svc_azs)})", "add a subnet there, or use another VPC")
-    return out
-
-
-def _pick_name(txn: Transaction, vpc: Vpc, svc: EndpointService, name: str | None) -> str:
-    """An endpoint's name makes its ID: a name once deleted is never reused, so an ID never comes back."""
-    taken = {e.name for e in txn.view.topo.endpoints}
-    if name is not None:
-        if not NAME_RE.match(name):
-            raise LabInputError("--endpoint-name", f"{name!r} is not a valid name",
-                                "use 1-32 characters of a-z, 0-9 and '-', starting with a letter")
-        if name in taken:
-            raise LabInputError("--endpoint-name", f"an endpoint named {name!r} already exists", "pick another name")
-        if txn.record.name_used(name):
-            raise LabInputError("--endpoint-name", f"{name!r} was the name of {txn.record.name_used(name)}, now "
-                                "deleted; endpoint IDs are never reused", "pick another name")
-        return name
-    base = f"{vpc.name}-{svc.name}"[:27].rstrip("-")
-    n = 1
-    while f"{base}-{n}" in taken or txn.record.name_used(f"{base}-{n}"):
-        n += 1
-    return f"{base}-{n}"
-
+def set_cross_zone(lab: str, account: str, service: str, enabled: bool, progress: Progress = _quiet) -> Change:
+    """ModifyLoadBalancerAttributes load_balancing.cross_zone.enabled on the service's NLB: live, by a
+    seamless reload of its nodes (each node's backend then lists every AZ's targets, or only its own)."""
+    t0 = time.perf_counter()
+    change = Change("cross-zone")
+    with locked(LabState(lab)):
+        txn = Transaction(lab, progress)
+        actor, svc = txn.account(account), txn.service(service)
+        require_service_owner(txn.view.topo, actor, svc, "change its load balancer")
+        txn.apply(edit.set_cross_zone(txn.raw, svc.nlb, enabled), change.action, set())
+    change.seconds = time.perf_counter() - t0
+    return change

@@ -69,3 +69,9 @@ def set_principals(data: dict, service: str, principals: list[str]) -> dict:
     out = copy.deepcopy(data)
     _service(out, service)["allowed_principals"] = list(principals)
     return out
+
+
+def set_cross_zone(data: dict, nlb: str, enabled: bool) -> dict:
+    out = copy.deepcopy(data)
+    next(n for n in out.get("nlbs") or [] if n.get("name") == nlb)["cross_zone"] = enabled
+    return out

@@ -40,29 +40,35 @@ def lab_cli() -> str:
 
 def deliver(state: LabState, view, events: list[dict], progress: Progress) -> list[dict]:
     results = []
-    services = {s.name: s for s in view.topo.endpoint_services}
     log = DeliveryLog(state)
+    for event, svc, index, sub in _queue(events, {s.name: s for s in view.topo.endpoint_services}):
+        t0 = time.perf_counter()
+        outcome = _run_command(state, sub, event, index) if sub.command is not None else \
+            _post_webhook(view.plan, sub, event)
+        result = {"EventId": event["EventId"], "ConnectionEvent": event["ConnectionEvent"],
+                  "Service": svc.name, "Subscriber": index, "Type": "command" if sub.command else "webhook",
+                  "Time": timestamp(), "Seconds": round(time.perf_counter() - t0, 3), **outcome}
+        log.append(result)
+        results.append(result)
+        if not result["Ok"]:
+            progress(f"notification {event['EventId']} ({event['ConnectionEvent']}) to {svc.name}'s subscriber "
+                     f"{index} failed: {result['Detail']}")
+    return results
+
+
+def _queue(events: list[dict], services: dict) -> list[tuple]:
+    """(event, service, subscriber index, subscriber), webhooks first for every event, then commands.
+
+    A command may act at once (the auto-accept accepts) and the events of that action are delivered
+    inside it; delivering webhooks first keeps each endpoint's events in order there (Connect, then
+    its Accept)."""
+    webhooks, commands = [], []
     for event in events:
         svc = services.get(event["Lab"]["Service"])
-        if svc is None:
-            continue
-        for index, sub in enumerate(svc.notifications):
-            if event["ConnectionEvent"] not in sub.events:
-                continue
-            t0 = time.perf_counter()
-            if sub.command is not None:
-                outcome = _run_command(state, sub, event, index)
-            else:
-                outcome = _post_webhook(view.plan, sub, event)
-            result = {"EventId": event["EventId"], "ConnectionEvent": event["ConnectionEvent"],
-                      "Service": svc.name, "Subscriber": index, "Type": "command" if sub.command else "webhook",
-                      "Time": timestamp(), "Seconds": round(time.perf_counter() - t0, 3), **outcome}
-            log.append(result)
-            results.append(result)
-            if not result["Ok"]:
-                progress(f"notification {event['EventId']} ({event['ConnectionEvent']}) to {svc.name}'s subscriber "
-                         f"{index} failed: {result['Detail']}")
-    return results
+        for index, sub in enumerate(svc.notifications if svc else []):
+            if event["ConnectionEvent"] in sub.events:
+                (commands if sub.command is not None else webhooks).append((event, svc, index, sub))
+    return webhooks + commands
 
 
 def _run_command(state: LabState, sub: Subscriber, event: dict, index: int) -> dict:
