@@ -1,0 +1,279 @@
+"""Each VPC's resolver end to end: real dnsmasq in the VPC router's namespace, asked with `dig` from the
+consumer instances through `lab exec` (which mounts the VPC's resolv.conf), names that follow the
+endpoint's state and the provider's domain verification, and nothing left after `lab down`.
+
+Timings are measured with single DNS queries sent from inside the instance's namespace (a UDP
+socket opened there; scapy builds and parses the messages), polled in bounded loops.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from scapy.layers.dns import DNS, DNSQR
+
+from lab.apply import api, dns, netns, processes
+from lab.apply.context import ApplyContext
+from lab.plan.build import build_plan
+from lab.state.store import LabState
+from lab.topology.load import parse_topology
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).resolve().parents[2]
+APPEAR_BUDGET_S = 2.0  # a name must appear or vanish within this (measured: tens of milliseconds)
+
+
+def _topology() -> dict:
+    data = yaml.safe_load((REPO / "topologies" / "basic.yaml").read_text())
+    data["endpoint_services"][0]["private_dns_name"] = "api.example.com"
+    ep = data["endpoints"][0]
+    ep["private_dns_enabled"] = True
+    ep["aliases"] = ["web.internal", {"name": "web-b.internal", "az": "us-east-1b"}]
+    return data
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    name = f"t-dns-{secrets.token_hex(2)}"
+    path = tmp_path_factory.mktemp("dns") / "dns.yaml"
+    path.write_text(yaml.safe_dump(_topology(), sort_keys=False))
+    result = api.up(path, name)
+    try:
+        yield name, result.plan
+    finally:
+        api.down(name)
+
+
+def lab_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "lab.cli.main", *args], capture_output=True, text=True, timeout=60)
+    if check:
+        assert out.returncode == 0, f"lab {' '.join(args)}: {out.returncode} {out.stderr}"
+    return out
+
+
+def dig(name: str, lab: str, client: str, qname: str) -> tuple[str, list[tuple[str, str, str]], str]:
+    """(status, [(owner, type, data)], server) of `dig` run with `lab exec` in the client's namespace."""
+    out = lab_cli("exec", "-n", lab, client, "--", "dig", "+noall", "+comments", "+answer", "+stats", "+tries=1",
+                  "+time=2", qname).stdout
+    status = next(line.split("status: ")[1].split(",")[0] for line in out.splitlines() if "status:" in line)
+    server = next(line.split("SERVER: ")[1].split("(")[0] for line in out.splitlines() if "SERVER:" in line)
+    answers = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 5 and not line.startswith(";") and f[2] == "IN":
+            answers.append((f[0].rstrip("."), f[3], f[4].rstrip(".")))
+    return status, answers, server
+
+
+def query(ns: str, server: str, qname: str) -> tuple[int, set[str]]:
+    """One A query from inside namespace `ns`: (rcode, {A addresses in the answer})."""
+    with netns.entered(netns.netns_path(ns)):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sock:
+        sock.settimeout(1.0)
+        sock.sendto(bytes(DNS(id=secrets.randbelow(65536), rd=1, qd=DNSQR(qname=qname))), (server, 53))
+        reply = DNS(sock.recv(4096))
+    addresses = {rr.rdata for rr in _records(reply) if rr.type == 1}
+    return reply.rcode, {str(a) for a in addresses}
+
+
+def _records(reply: DNS) -> list:
+    an = reply.an
+    if an is None:
+        return []
+    return list(an) if isinstance(an, list) else [an[i] for i in range(reply.ancount)]
+
+
+def wait_for(ns: str, server: str, qname: str, want_present: bool) -> float:
+    """Seconds until `qname` answers with addresses (or NXDOMAIN); bounded in time and count."""
+    t0 = time.monotonic()
+    for _ in range(400):
+        rcode, addresses = query(ns, server, qname)
+        if (rcode == 0 and bool(addresses)) == want_present:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > APPEAR_BUDGET_S:
+            break
+        time.sleep(0.005)
+    raise AssertionError(f"{qname} did not {'appear' if want_present else 'vanish'} within {APPEAR_BUDGET_S} s")
+
+
+def names(plan) -> dict[str, str]:
+    ep = plan.endpoints[0]
+    out = {"regional": next(e["DnsName"] for e in ep.dns_entries if e["Scope"] == "regional")}
+    out.update({e["AvailabilityZone"]: e["DnsName"] for e in ep.dns_entries if e["Scope"] == "zonal"})
+    return out
+
+
+def ns_of(plan, instance: str) -> str:
+    return next(i["Netns"] for i in plan.inventory["instances"] if i["Name"] == instance)
+
+
+def resolver_pids(lab: str, vpc: str) -> list[int]:
+    return dns.running(LabState(lab).dir, vpc)["resolver"]
+
+
+# -- the names ----------------------------------------------------------------------------------
+
+def test_clients_use_their_vpc_resolver_at_base_plus_two(lab):
+    name, plan = lab
+    for client in ("consumer-client", "consumer-client-b"):
+        conf = Path("/etc/netns") / ns_of(plan, client) / "resolv.conf"
+        assert "nameserver 10.0.0.2" in conf.read_text()
+        status, answers, server = dig(name, name, client, names(plan)["regional"])
+        assert server.startswith("10.0.0.2#53") and status == "NOERROR"
+    assert len(resolver_pids(name, "consumer")) == 1 and len(resolver_pids(name, "provider")) == 1
+
+
+def test_regional_name_answers_both_enis_and_zonal_names_one_each(lab):
+    name, plan = lab
+    enis = {e.az: e.ip for e in plan.endpoints[0].enis}
+    _, answers, _ = dig(name, name, "consumer-client", names(plan)["regional"])
+    assert sorted(a[2] for a in answers if a[1] == "A") == sorted(enis.values()) and len(enis) == 2
+    for az, ip in enis.items():
+        _, answers, _ = dig(name, name, "consumer-client-b", names(plan)[az])
+        assert [a[2] for a in answers if a[1] == "A"] == [ip]
+
+
+def test_aliases_are_cnames_to_the_regional_and_zonal_names(lab):
+    name, plan = lab
+    enis = {e.az: e.ip for e in plan.endpoints[0].enis}
+    _, answers, _ = dig(name, name, "consumer-client", "web.internal")
+    assert ("web.internal", "CNAME", names(plan)["regional"]) in answers
+    assert sorted(a[2] for a in answers if a[1] == "A") == sorted(enis.values())
+    _, answers, _ = dig(name, name, "consumer-client", "web-b.internal")
+    assert answers == [("web-b.internal", "CNAME", names(plan)["us-east-1b"]), (names(plan)["us-east-1b"], "A",
+                                                                                enis["us-east-1b"])]
+
+
+def test_a_client_reaches_the_service_by_alias(lab):
+    name, plan = lab
+    out = lab_cli("exec", "-n", name, "consumer-client", "--", "curl", "-s", "-m", "5", "http://web-b.internal/")
+    answer = json.loads(out.stdout)
+    assert answer["vpce_id"] == plan.endpoints[0].id and answer["eni"].startswith(
+        next(e.ip for e in plan.endpoints[0].enis if e.az == "us-east-1b") + ":")
+
+
+def test_names_are_only_in_the_endpoints_own_vpc_and_nothing_is_forwarded(lab):
+    name, plan = lab
+    status, answers, server = dig(name, name, "target-a", names(plan)["regional"])
+    assert server.startswith("10.0.0.2#53") and status == "NXDOMAIN" and answers == []
+    status, _, _ = dig(name, name, "target-a", "ip-10-0-2-10.ec2.internal")
+    assert status == "NOERROR"
+    for outside in ("example.org", "api.example.com"):  # the second is not verified yet
+        status, answers, _ = dig(name, name, "consumer-client", outside)
+        assert (status, answers) == ("NXDOMAIN", [])
+    conf = (LabState(name).dir / "dns" / "consumer" / "resolver.conf").read_text()
+    assert "\nno-resolv\n" in conf and "\nlocal=/#/\n" in conf and "\nserver=" not in conf
+
+
+# -- private DNS name and its verification ------------------------------------------------------
+
+def test_private_name_appears_only_after_the_domain_is_verified(lab):
+    name, plan = lab
+    pid_before = resolver_pids(name, "consumer")
+    domains = json.loads(lab_cli("dns", "domains", "-n", name, "--format", "json").stdout)
+    (cfg,) = domains["PrivateDnsNameConfigurations"]
+    assert cfg["State"] == "pendingVerification" and not cfg["Published"]
+
+    failed = lab_cli("dns", "verify-domain", "-n", name, "web-service", check=False)
+    assert failed.returncode == 1 and "failed" in failed.stdout
+    lab_cli("dns", "publish", "-n", name, cfg["Name"], "vpce:not-the-token")
+    assert json.loads(lab_cli("dns", "verify-domain", "-n", name, "web-service", "--format", "json",
+                              check=False).stdout)["State"] == "failed"
+    assert dig(name, name, "consumer-client", "api.example.com")[0] == "NXDOMAIN"
+
+    lab_cli("dns", "publish", "-n", name, cfg["Name"], cfg["Value"])
+    t0 = time.monotonic()
+    result = json.loads(lab_cli("dns", "verify-domain", "-n", name, "web-service", "--format", "json").stdout)
+    assert result["State"] == "verified"
+    ns = ns_of(plan, "consumer-client")
+    seconds = time.monotonic() - t0 + wait_for(ns, "10.0.0.2", "api.example.com", True)
+    print(f"\nprivate DNS name answers {seconds * 1000:.0f} ms after `lab dns verify-domain` started")
+    status, answers, _ = dig(name, name, "consumer-client", "api.example.com")
+    enis = sorted(e.ip for e in plan.endpoints[0].enis)
+    assert status == "NOERROR" and answers[0] == ("api.example.com", "CNAME", names(plan)["regional"])
+    assert sorted(a[2] for a in answers if a[1] == "A") == enis
+    assert "private_dns_state: verified" in LabState(name).topology_file.read_text()
+    assert resolver_pids(name, "consumer") == pid_before  # no restart
+
+
+# -- names follow the endpoint's state ----------------------------------------------------------
+
+def _sync_with_state(name: str, state: str | None) -> None:
+    """Re-plan the stored topology with the endpoint in `state` and sync DNS (what reconcile does)."""
+    lab_state = LabState(name)
+    data = yaml.safe_load(lab_state.topology_file.read_text())
+    data = copy.deepcopy(data)
+    data["endpoints"][0]["state"] = state
+    plan = build_plan(parse_topology(yaml.safe_dump(data)), name, previous=lab_state.load_plan())
+    ctx = ApplyContext(plan=plan, state=lab_state, progress=lambda _m: None)
+    try:
+        dns.sync(ctx)
+    finally:
+        ctx.close()
+
+
+def test_names_vanish_when_the_endpoint_is_not_available_and_return_without_a_restart(lab):
+    name, plan = lab
+    ns = ns_of(plan, "consumer-client")
+    pid_before = resolver_pids(name, "consumer")
+    all_names = [names(plan)["regional"], names(plan)["us-east-1a"], "web.internal", "web-b.internal", "api.example.com"]
+    for qname in all_names:
+        assert query(ns, "10.0.0.2", qname)[0] == 0, qname
+    t0 = time.monotonic()
+    _sync_with_state(name, "rejected")
+    gone = max(time.monotonic() - t0 + wait_for(ns, "10.0.0.2", q, False) for q in all_names)
+    for qname in all_names:
+        assert query(ns, "10.0.0.2", qname) == (3, set()), qname  # NXDOMAIN, nothing dangling
+    t0 = time.monotonic()
+    _sync_with_state(name, None)
+    back = max(time.monotonic() - t0 + wait_for(ns, "10.0.0.2", q, True) for q in all_names)
+    print(f"\nall names gone {gone * 1000:.0f} ms after the sync started; back {back * 1000:.0f} ms after")
+    assert resolver_pids(name, "consumer") == pid_before
+    assert dig(name, name, "consumer-client", "web.internal")[1][0] == ("web.internal", "CNAME", names(plan)["regional"])
+
+
+def test_sync_is_idempotent(lab):
+    name, _ = lab
+    live = LabState(name).dir / "dns" / "consumer" / "live.json"
+    before = json.loads(live.read_text())
+    journal_lines = len(LabState(name).journal.path.read_text().splitlines())
+    _sync_with_state(name, None)
+    assert json.loads(live.read_text()) == before
+    assert len(LabState(name).journal.path.read_text().splitlines()) == journal_lines  # nothing new was made
+
+
+def test_dns_records_command_lists_what_the_resolver_answers(lab):
+    name, plan = lab
+    out = json.loads(lab_cli("dns", "records", "-n", name, "--vpc", "consumer", "--format", "json").stdout)
+    (res,) = out["Resolvers"]
+    assert res["Address"] == "10.0.0.2" and res["ResolverPids"] and res["CnameServerPids"]
+    assert {r["Name"] for r in res["Records"]} >= {names(plan)["regional"], "web.internal", "api.example.com"}
+    bad = lab_cli("dns", "records", "-n", name, "--vpc", "nope", check=False)
+    assert bad.returncode == 2 and "--vpc" in bad.stderr
+
+
+# -- lab down -----------------------------------------------------------------------------------
+
+def test_down_stops_the_resolvers_and_removes_their_files(lab):
+    name, plan = lab
+    tokens = [e["token"] for e in LabState(name).journal.entries() if e["kind"] == "process"
+              and e.get("role", "").startswith("dns")]
+    assert len(tokens) >= 3  # two resolvers, at least one CNAME server
+    assert any(processes.pids_with_token(t) for t in tokens)
+    etc = [Path("/etc/netns") / ns for ns in (ns_of(plan, "consumer-client"), ns_of(plan, "target-a"))]
+    assert all(p.exists() for p in etc)
+    api.down(name)
+    assert not [t for t in tokens if processes.pids_with_token(t)]
+    assert not [p for p in etc if p.exists()]
+    assert not LabState(name).dir.exists()
