@@ -92,3 +92,38 @@ def unplanned_links(plan: dict, paths: NamespacePaths) -> list[Link]:
         finally:
             ipr.close()
     return found
+
+
+def far_macs(links: list[Link], paths: NamespacePaths) -> dict[str, str]:
+    """The MAC address of each link's far end (instance eth0, node leg, peer router).
+
+    A bridge floods a frame whose destination it has not learned (its table ages out after 300 s
+    of silence) to every port of the subnet; such a copy reaches the other ports' interfaces but
+    is dropped there, as it is not addressed to them. Knowing each far end's MAC lets the ledger
+    tell those copies from traffic that really went to the link's far end.
+    """
+    macs: dict[str, str] = {}
+    sockets: dict[tuple[str, str], object] = {}
+    try:
+        for link in links:
+            if not link.far_place:
+                continue
+            key = (link.far_place_kind, link.far_place)
+            if key not in sockets:
+                try:
+                    sockets[key] = netns.netlink(paths.path(*key))
+                except (OSError, FileNotFoundError):
+                    sockets[key] = None
+            ipr = sockets[key]
+            if ipr is None:
+                continue
+            for msg in ipr.get_links(ifname=link.far_ifname):
+                mac = msg.get_attr("IFLA_ADDRESS")
+                if mac:
+                    macs[link.name] = mac.lower()
+    finally:
+        for ipr in sockets.values():
+            if ipr is not None:
+                ipr.close()
+    return macs
+

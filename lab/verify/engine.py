@@ -22,7 +22,7 @@ from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.verify import invariants as inv
 from lab.verify.capture import Capture, Frame
-from lab.verify.discover import NamespacePaths, missing_places, unplanned_links
+from lab.verify.discover import NamespacePaths, far_macs, missing_places, unplanned_links
 from lab.verify.ledger import Ledger
 from lab.verify.links import Link, links_from_plan
 from lab.verify.report import Report
@@ -101,6 +101,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     vplan: VerifyPlan = build(plan, links, declared_spec(state))
     if not options.probes:
         vplan.probes = []
+    macs = far_macs(links, paths)
     watch = HealthCheckWatch(links)
     hc_legs = {ln.name for ln in links if ln.kind == "nlb-target" and _has_ppv2(plan, ln.owner)}
     hc_wait = min(HEALTH_WAIT_CAP_S, 1.0 + max((b["interval_s"] for n in plan["nodes"] for b in n["backends"]),
@@ -117,7 +118,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
             progress(f"waiting up to {hc_wait:.0f} s for a health check on {len(hc_legs)} NLB leg(s)")
             cap.wait_until(lambda _frames: watch.done(hc_legs), timeout=max(0.0, hc_wait - (time.monotonic() - capture_start)))
     window = cap.stopped_at - cap.started_at
-    ledger = Ledger(links, cap.frames, cap.stats)
+    ledger = Ledger(links, cap.frames, cap.stats, macs)
     checks = inv.capture_checks(ledger, cap.truncated)
     for run in flow_runs:
         run.trace, run.ledger = ledger.trace(run.marks), ledger

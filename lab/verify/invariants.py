@@ -60,6 +60,14 @@ def _leak_message(ledger: Ledger, extra: list[str]) -> str:
     return " and ".join(parts)
 
 
+def _flooded_note(trace: Trace) -> str:
+    if not trace.flooded:
+        return ""
+    count = sum(len(p) for p in trace.flooded.values())
+    return (f" ({count} bridge-flooded cop{'y' if count == 1 else 'ies'} on {', '.join(sorted(trace.flooded))}, "
+            "addressed to another MAC while the bridge relearned it: not traffic to that link)")
+
+
 def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
     spec = run.spec
     subject = spec.name
@@ -84,7 +92,7 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
     else:
         checks.append(Check("path", subject, PASS,
                             f"{spec.client_link} -> {spec.eni_link} => {spec.node_link} -> {', '.join(hit_targets)}; "
-                            f"no other link"))
+                            f"no other link{_flooded_note(trace)}"))
     checks += _translation_checks(run, trace, ledger, hit_targets)
     return checks
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lab.ppv2.codec import SIGNATURE
 from lab.verify.capture import Frame, LinkStats
@@ -47,6 +47,7 @@ class LinkLedger:
     link: Link
     packets: list[Packet] = field(default_factory=list)
     conns: dict[ConnKey, list[Packet]] = field(default_factory=lambda: defaultdict(list))
+    flooded: dict[ConnKey, list[Packet]] = field(default_factory=lambda: defaultdict(list))
     stats: LinkStats = field(default_factory=LinkStats)
 
     @property
@@ -56,6 +57,10 @@ class LinkLedger:
     @property
     def arp(self) -> int:
         return sum(p.arp is not None for p in self.packets)
+
+    @property
+    def flooded_count(self) -> int:
+        return sum(p.flooded for p in self.packets)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class Trace:
 
     links: dict[str, list[Packet]] = field(default_factory=dict)
     conns: dict[str, set[ConnKey]] = field(default_factory=dict)
+    flooded: dict[str, list[Packet]] = field(default_factory=dict)  # bridge-flooded copies, kept apart
 
     @property
     def link_names(self) -> set[str]:
@@ -100,7 +106,8 @@ class Trace:
 
 
 class Ledger:
-    def __init__(self, links: Iterable[Link], frames: Iterable[Frame], stats: dict[str, LinkStats] | None = None):
+    def __init__(self, links: Iterable[Link], frames: Iterable[Frame], stats: dict[str, LinkStats] | None = None,
+                 far_macs: dict[str, str] | None = None):
         self.links: dict[str, Link] = {ln.name: ln for ln in links}
         self._order = {name: i for i, name in enumerate(self.links)}
         self.by_link: dict[str, LinkLedger] = {name: LinkLedger(ln) for name, ln in self.links.items()}
@@ -113,11 +120,14 @@ class Ledger:
             if entry is None:
                 continue
             packet = parse(frame.link, frame.ts, frame.outgoing, frame.data)
+            far = (far_macs or {}).get(frame.link)
+            if far and packet.outgoing and packet.unicast_dst and packet.eth_dst != far:
+                packet = replace(packet, flooded=True)
             entry.packets.append(packet)
             self._frames[frame.link].append(frame)
             key = packet.conn
             if key is not None:
-                entry.conns[key].append(packet)
+                (entry.flooded if packet.flooded else entry.conns)[key].append(packet)
         self._ppv2: dict[str, list] = {}
 
     def frames(self) -> list[Frame]:
@@ -134,6 +144,9 @@ class Ledger:
                 if marks.matches(key, packets):
                     trace.links.setdefault(name, []).extend(packets)
                     trace.conns.setdefault(name, set()).add(key)
+            for key, packets in entry.flooded.items():
+                if marks.matches(key, packets):
+                    trace.flooded.setdefault(name, []).extend(packets)
         for packets in trace.links.values():
             packets.sort(key=lambda p: p.ts)
         return trace
@@ -178,18 +191,19 @@ class Ledger:
 
     def text(self) -> str:
         """The ledger of links: what every link carried during the capture."""
-        rows = [("link", "kind", "packets", "bytes", "conns", "arp", "captured on")]
+        rows = [("link", "kind", "packets", "bytes", "conns", "arp", "flooded", "captured on")]
         for name, entry in self.by_link.items():
             ln = entry.link
             drops = f" DROPPED {entry.stats.kernel_drops}" if entry.stats.kernel_drops else ""
             rows.append((name, ln.kind, str(len(entry.packets)), str(entry.bytes), str(len(entry.conns)),
-                         str(entry.arp), f"{ln.place} {ln.ifname}{drops}"))
+                         str(entry.arp), str(entry.flooded_count), f"{ln.place} {ln.ifname}{drops}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
     def to_dict(self) -> dict:
         return {name: {"kind": e.link.kind, "side": e.link.side, "place": e.link.place, "ifname": e.link.ifname,
                        "far": e.link.far, "packets": len(e.packets), "bytes": e.bytes, "arp": e.arp,
+                       "flooded": e.flooded_count,
                        "kernel_drops": e.stats.kernel_drops,
                        "conns": sorted(conn_text(k) for k in e.conns)}
                 for name, e in self.by_link.items()}

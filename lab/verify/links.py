@@ -48,6 +48,9 @@ class Link:
     ifname: str  # the captured end
     far: str  # what sits at the other end, for people reading a report
     addresses: tuple[str, ...] = ()  # the far end's addresses (CIDR), when it has any
+    far_place_kind: str = ""  # where the far end lives (empty: unknown, for unplanned links)
+    far_place: str = ""
+    far_ifname: str = ""
 
     @property
     def side(self) -> str:
@@ -98,7 +101,8 @@ def links_from_plan(plan: dict) -> list[Link]:
         vpc = routers.get(router)
         subnet = bridges.get((router, b["master"])) if b.get("master") else None
         common = {"key": key, "vpc": vpc, "subnet": subnet, "place_kind": b["place"]["kind"], "place": router,
-                  "ifname": b["ifname"], "addresses": tuple(a["addresses"])}
+                  "ifname": b["ifname"], "addresses": tuple(a["addresses"]), "far_place_kind": a["place"]["kind"],
+                  "far_place": a["place"]["name"], "far_ifname": a["ifname"]}
         if role == "instance":
             instance = key.split(":", 1)[1]
             if instance in targets or (vpc in sides[PROVIDER] and vpc not in sides[CONSUMER]):

@@ -63,6 +63,11 @@ class Packet:
     payload: bytes = b""
     inner: ConnKey | None = None  # the connection an ICMP error is about
     arp: tuple[int, str, str] | None = None  # (op, sender IP, target IP)
+    flooded: bool = False  # a bridge's flooded copy, not addressed to this link's far end
+
+    @property
+    def unicast_dst(self) -> bool:
+        return bool(self.eth_dst) and not int(self.eth_dst[:2], 16) & 1
 
     @property
     def conn(self) -> ConnKey | None:
@@ -90,7 +95,7 @@ class Packet:
     def summary(self) -> str:
         """One tcpdump-like line."""
         arrow = "->" if self.outgoing else "<-"
-        where = f"{self.ts:.6f} {self.link} {arrow}"
+        where = f"{self.ts:.6f} {self.link} {arrow}" + (" (flooded copy)" if self.flooded else "")
         if self.arp is not None:
             op, spa, tpa = self.arp
             return f"{where} ARP {'who-has ' + tpa + ' tell ' + spa if op == 1 else spa + ' is-at ' + self.eth_src}"

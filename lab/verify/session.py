@@ -44,9 +44,11 @@ class LabCapture:
         self._cap: Capture | None = None
 
     def __enter__(self) -> LabCapture:
-        from lab.verify.discover import NamespacePaths
+        from lab.verify.discover import NamespacePaths, far_macs
 
-        self._cap = Capture(self.links, NamespacePaths(self.lab.plan).of_link, max_seconds=600)
+        paths = NamespacePaths(self.lab.plan)
+        self._macs = far_macs(self.links, paths)
+        self._cap = Capture(self.links, paths.of_link, max_seconds=600)
         self._cap.start()
         self.lab._captures.append(self)
         return self
@@ -54,7 +56,7 @@ class LabCapture:
     def __exit__(self, *exc) -> None:
         self.lab._captures.remove(self)
         self._cap.stop(linger=0.3)
-        self.ledger = Ledger(self.links, self._cap.frames, self._cap.stats)
+        self.ledger = Ledger(self.links, self._cap.frames, self._cap.stats, self._macs)
         for run in self.runs:
             run.trace, run.ledger = self.ledger.trace(run.marks), self.ledger
         self.lab.last_capture = self

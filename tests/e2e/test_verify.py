@@ -121,6 +121,35 @@ def test_plugin_assertions_fail_with_the_ledger_when_expectations_are_wrong(lab)
         assert_not_on(flow, ["nlb-target"])
 
 
+def forget_learned_macs(netns_name: str) -> int:
+    """What 300 s of silence does to a bridge: it forgets the MACs it learned (checked with `bridge`,
+    independently of the lab's code)."""
+    run = ["ip", "netns", "exec", netns_name, "bridge"]
+    shown = subprocess.run(run + ["fdb", "show"], capture_output=True, text=True, check=True, timeout=10).stdout
+    removed = 0
+    for line in shown.splitlines():
+        parts = line.split()
+        if "permanent" in parts or "master" not in parts or "dev" not in parts:
+            continue
+        subprocess.run(run + ["fdb", "del", parts[0], "dev", parts[parts.index("dev") + 1], "master"],
+                       capture_output=True, timeout=10)
+        removed += 1
+    return removed
+
+
+def test_a_bridge_that_forgot_its_macs_floods_but_nothing_leaks(lab) -> None:
+    consumer = next(v["Netns"] for v in lab.plan["inventory"]["vpcs"] if v["Name"] == "consumer")
+    # The consumer router resolves ENI b's address (it routes client a's request there) and the
+    # bridge learns ENI b's MAC; then the bridge forgets it, while the router's ARP entry lives on.
+    assert lab.http("consumer-client", "web-endpoint", az="us-east-1b").status == 200
+    assert forget_learned_macs(consumer) > 0
+    report = lab.verify(wait_health_checks=False, probes=False)
+    assert report.ok, report.text()
+    flooded = sum(v["flooded"] for v in report.to_dict()["links"].values())
+    # The first frame towards a forgotten ENI is flooded to the subnet's other ports, and recognised as such.
+    assert flooded > 0 and "bridge-flooded" in report.text()
+
+
 @pytest.fixture
 def sneaky_link(lab):
     """A veth pair added by hand between the consumer and provider routers, routing consumer-client-b

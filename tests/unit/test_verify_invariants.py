@@ -21,6 +21,14 @@ from lab.verify.report import Report
 from lab.verify.spec import ProbeSpec, build
 from lab.verify.traffic import FlowRun, ProbeRun
 
+# Explicit MACs: a bare Ether() would make scapy resolve the destination (ARP on the host's network).
+NEAR, FAR = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
+
+def ETH() -> Ether:  # noqa: N802 - reads like the layer it stands for
+    return Ether(src=NEAR, dst=FAR)
+
+
 CLIENT, ENI, NODE, TARGET = ("10.0.1.10", 40000), ("10.0.1.253", 80), ("10.0.1.254", 50000), ("10.0.1.10", 8080)
 TOKEN = "lab-verify-00112233aabbccdd"
 C_LINK, E_LINK = "consumer-subnet/consumer-client", "endpoint-eni/web-endpoint@us-east-1a"
@@ -32,7 +40,7 @@ def conversation(link: str, client: tuple, server: tuple, first: bytes, t0: floa
     c, s = client, server
 
     def f(i: int, src, dst, flags: str, seq: int, ack: int, data: bytes = b"") -> Frame:
-        pkt = Ether() / IP(src=src[0], dst=dst[0]) / TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack)
+        pkt = ETH() / IP(src=src[0], dst=dst[0]) / TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack)
         return Frame(link, t0 + i * 1e-4, src == s, bytes(pkt / data) if data else bytes(pkt))
 
     return [f(0, c, s, "S", isn, 0), f(1, s, c, "SA", 9000, isn + 1), f(2, c, s, "A", isn + 1, 9001),
@@ -177,8 +185,8 @@ def test_a_probe_that_crossed_a_peering_fails_isolation(leaky) -> None:
 def test_a_probe_that_stayed_home_passes_and_reports_its_answer(basic) -> None:
     plan, links = basic
     run = probe_run(plan, links, "10.0.1.10", {"consumer-subnet/consumer-client", "consumer-subnet/consumer-client-b"})
-    syn = Ether() / IP(src="10.1.1.10", dst="10.0.1.10") / TCP(sport=41000, dport=8080, flags="S", seq=777)
-    rst = Ether() / IP(src="10.0.1.10", dst="10.1.1.10") / TCP(sport=8080, dport=41000, flags="RA", seq=0, ack=778)
+    syn = ETH() / IP(src="10.1.1.10", dst="10.0.1.10") / TCP(sport=41000, dport=8080, flags="S", seq=777)
+    rst = ETH() / IP(src="10.0.1.10", dst="10.1.1.10") / TCP(sport=8080, dport=41000, flags="RA", seq=0, ack=778)
     frames = [Frame("consumer-subnet/consumer-client", 1.0, False, bytes(syn)),
               Frame("consumer-subnet/consumer-client", 1.1, True, bytes(rst))]
     ledger = Ledger(links, frames)
@@ -203,7 +211,7 @@ def test_an_echo_reply_from_the_eni_is_a_warning(basic) -> None:
     spec = ProbeSpec("consumer-client", "10.0.1.10", "ns", "10.0.1.253", "ENI", "icmp", None,
                      frozenset({C_LINK, E_LINK}), at_eni=True)
     run = ProbeRun(spec, "lab-verify-p3", sport=99, sent=True)
-    rep = Ether() / IP(src="10.0.1.253", dst="10.0.1.10") / ICMP(type=0, id=99, seq=1) / b"lab-verify-p3"
+    rep = ETH() / IP(src="10.0.1.253", dst="10.0.1.10") / ICMP(type=0, id=99, seq=1) / b"lab-verify-p3"
     ledger = Ledger(links, [Frame(E_LINK, 1.0, False, bytes(rep))])
     assert inv.probe_checks(run, ledger.trace(run.marks), ledger).status == "warn"
 
@@ -246,9 +254,9 @@ def test_marks_follow_tokens_syn_numbers_and_five_tuples() -> None:
     syn = Marks(syn_seqs=frozenset({41}))
     from lab.verify.packets import parse
 
-    p = parse("l", 0, True, bytes(Ether() / IP(src="1.1.1.1", dst="2.2.2.2") / TCP(flags="S", seq=41)))
-    r = parse("l", 0, True, bytes(Ether() / IP(src="2.2.2.2", dst="1.1.1.1") / TCP(flags="RA", ack=42)))
-    d = parse("l", 0, True, bytes(Ether() / IP(src="1.1.1.1", dst="2.2.2.2") / TCP(flags="PA") / b"..tok.."))
+    p = parse("l", 0, True, bytes(ETH() / IP(src="1.1.1.1", dst="2.2.2.2") / TCP(flags="S", seq=41)))
+    r = parse("l", 0, True, bytes(ETH() / IP(src="2.2.2.2", dst="1.1.1.1") / TCP(flags="RA", ack=42)))
+    d = parse("l", 0, True, bytes(ETH() / IP(src="1.1.1.1", dst="2.2.2.2") / TCP(flags="PA") / b"..tok.."))
     assert syn.matches(p.conn, [p]) and syn.matches(r.conn, [r]) and not syn.matches(d.conn, [d])
     assert token.matches(d.conn, [d]) and not token.matches(p.conn, [p])
     assert Marks(conns=frozenset({p.conn})).matches(p.conn, [])
@@ -277,3 +285,22 @@ def test_report_text_and_json_name_the_leak(leaky) -> None:
     data = json.loads(json.dumps(report.to_dict()))
     assert data["ok"] is False and data["leaking_links"][0] == "peering/leak"
     assert Report("x", "t", [checks[2]], ledger).ok
+
+
+def test_bridge_flooded_copies_are_kept_apart_and_do_not_fail_the_path(basic) -> None:
+    plan, links = basic
+    vpce = plan["endpoints"][0]["id"]
+    flooded = [replace(f, link="consumer-subnet/consumer-client-b") for f in flow_frames(vpce)
+               if f.link == E_LINK and not f.outgoing is False]
+    macs = {"consumer-subnet/consumer-client-b": "02:00:00:00:00:bb"}  # not the frames' destination
+    ledger = Ledger(links, flow_frames(vpce) + flooded, far_macs=macs)
+    run = run_for(plan, links, vpce)
+    trace = ledger.trace(run.marks)
+    assert "consumer-subnet/consumer-client-b" not in trace.links
+    assert len(trace.flooded["consumer-subnet/consumer-client-b"]) == len(flooded) > 0
+    path = next(c for c in inv.flow_checks(run, trace, ledger) if c.category == "path")
+    assert path.status == "pass" and "bridge-flooded" in path.message
+    # The same frames addressed to that link's own far end are real traffic, and fail the path.
+    ledger = Ledger(links, flow_frames(vpce) + flooded, far_macs={})
+    path = next(c for c in inv.flow_checks(run, ledger.trace(run.marks), ledger) if c.category == "path")
+    assert path.status == "fail" and path.links == ["consumer-subnet/consumer-client-b"]
