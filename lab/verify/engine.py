@@ -27,9 +27,10 @@ from lab.verify.ledger import Ledger
 from lab.verify.links import Link, links_from_plan
 from lab.verify.report import Report
 from lab.verify.spec import VerifyPlan, build
-from lab.verify.traffic import run_flow, send_probes
+from lab.verify.traffic import dns_query, run_flow, send_probes
 
 PROBE_LINGER_S = 0.6  # answers to probes (and ARP that never resolves) have this long to show up
+BLOCKED_FLOW_TIMEOUT_S = 1.0  # a flow the security groups drop: long enough to see no answer come
 HEALTH_WAIT_CAP_S = 31.0
 
 
@@ -106,11 +107,14 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     hc_legs = {ln.name for ln in links if ln.kind == "nlb-target" and _has_ppv2(plan, ln.owner)}
     hc_wait = min(HEALTH_WAIT_CAP_S, 1.0 + max((b["interval_s"] for n in plan["nodes"] for b in n["backends"]),
                                                default=0))
-    progress(f"capturing on {len(links)} links; {len(vplan.flows)} flows, {len(vplan.probes)} probes")
+    progress(f"capturing on {len(links)} links; {len(vplan.flows)} flows, {len(vplan.dns)} DNS queries, "
+             f"{len(vplan.probes)} probes")
     cap = Capture(links, paths.of_link, on_frame=watch)
     with cap:
         capture_start = time.monotonic()
-        flow_runs = [run_flow(spec, options.flow_timeout_s) for spec in vplan.flows]
+        dns_runs = [dns_query(spec) for spec in vplan.dns]
+        flow_runs = [run_flow(spec, options.flow_timeout_s if spec.expect == "reach" else BLOCKED_FLOW_TIMEOUT_S)
+                     for spec in vplan.flows]
         probe_runs = send_probes(vplan.probes)
         time.sleep(PROBE_LINGER_S if probe_runs else 0.1)
         waited = options.wait_health_checks and bool(hc_legs)
@@ -123,6 +127,9 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     for run in flow_runs:
         run.trace, run.ledger = ledger.trace(run.marks), ledger
         checks += inv.flow_checks(run, run.trace, ledger)
+    for run in dns_runs:
+        run.trace, run.ledger = ledger.trace(run.marks), ledger
+        checks.append(inv.dns_check(run, run.trace, ledger))
     checks += inv.node_ppv2_checks(ledger, plan, waited, window)
     checks += inv.snat_checks(ledger, plan)
     for run in probe_runs:
@@ -134,7 +141,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
             checks.append(inv.Check("links", link.name, inv.WARN, f"{link.far} is not part of the lab's plan; "
                                     "it was captured like every other link"))
     return Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
-                  ledger=ledger, flows=flow_runs, probes=probe_runs, notes=vplan.notes,
+                  ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, notes=vplan.notes,
                   seconds=time.perf_counter() - t0, capture_seconds=window)
 
 

@@ -70,6 +70,8 @@ def _flooded_note(trace: Trace) -> str:
 
 def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
     spec = run.spec
+    if spec.expect == "blocked":
+        return [blocked_flow_check(run, trace, ledger)]
     subject = spec.name
     checks: list[Check] = []
     target_links = {t.link: t for t in spec.targets}
@@ -316,3 +318,41 @@ def between_checks(ledger: Ledger) -> list[Check]:
                                 f"{len(entry.conns)} connection(s) during the capture", [name],
                                 "\n".join(f"    {p.summary()}" for p in ip[:12])))
     return checks
+
+
+def blocked_flow_check(run: FlowRun, trace: Trace, ledger: Ledger) -> Check:
+    """A client the ENI's security groups do not admit: the SYN reaches the ENI leg and dies there."""
+    spec = run.spec
+    beyond = _order_leaks(ledger, trace.link_names - {spec.client_link, spec.eni_link})
+    if run.ok:
+        return Check("sg", spec.name, FAIL, "answered although no security group rule of the ENI admits "
+                                            f"{spec.client_ip} on port {spec.port}", [spec.eni_link], trace.text(ledger))
+    if beyond:
+        return Check("sg", spec.name, FAIL, f"not admitted, yet the flow {_leak_message(ledger, beyond)}", beyond,
+                     trace.text(ledger))
+    if spec.eni_link not in trace.link_names:
+        return Check("sg", spec.name, FAIL, f"the request never reached {spec.eni_link} (so the block was not the "
+                                            f"ENI's: {run.error})", [spec.client_link], trace.text(ledger))
+    return Check("sg", spec.name, PASS, f"dropped at {spec.eni_link} as its security groups say ({run.error}); "
+                                        "nothing reached the provider")
+
+
+def dns_check(run, trace: Trace, ledger: Ledger) -> Check:
+    """The endpoint's name resolves, inside the client's VPC, to exactly its ENIs' addresses."""
+    spec = run.spec
+    subject = f"{spec.name}"
+    beyond = _order_leaks(ledger, trace.link_names - {spec.client_link})
+    if run.error is not None or run.rcode not in (0, None):
+        return Check("dns", subject, FAIL, f"{spec.qname}: {run.error or f'rcode {run.rcode}'}", [spec.client_link],
+                     trace.text(ledger))
+    if tuple(run.answers) != tuple(spec.expected):
+        return Check("dns", subject, FAIL, f"{spec.qname} -> {', '.join(run.answers) or 'nothing'}, expected "
+                                           f"{', '.join(spec.expected)}", [spec.client_link])
+    if beyond:
+        return Check("dns", subject, FAIL, f"the query {_leak_message(ledger, beyond)}", beyond, trace.text(ledger))
+    if spec.client_link not in trace.link_names:
+        return Check("dns", subject, FAIL, f"answered, but the query was never captured on {spec.client_link}: "
+                                           "the capture cannot vouch for where it went", [spec.client_link])
+    return Check("dns", subject, PASS, f"{spec.qname} -> {', '.join(run.answers)}; the query stayed on "
+                                       f"{spec.client_link}")
+

@@ -19,6 +19,7 @@ class Report:
     ledger: object  # lab.verify.ledger.Ledger
     flows: list = field(default_factory=list)  # FlowRun
     probes: list = field(default_factory=list)  # ProbeRun
+    dns: list = field(default_factory=list)  # DnsRun
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     capture_seconds: float = 0.0
@@ -70,7 +71,7 @@ class Report:
         if ledger:
             out += ["Links (each captured on its router end; a veth's two ends carry the same frames)",
                     self.ledger.text(), ""]
-        out += self._flows_text() + self._probes_text() + self._other_text()
+        out += self._flows_text() + self._dns_text() + self._probes_text() + self._other_text()
         if self.notes:
             out += ["Notes"] + [f"  {n}" for n in self.notes] + [""]
         out += self._failures_text()
@@ -114,6 +115,13 @@ class Report:
                     out.append(f"    {MARK[c.status]} {label:<22} {c.message}")
         return out + [""]
 
+    def _dns_text(self) -> list[str]:
+        rows = [c for c in self.checks if c.category == "dns"]
+        if not rows:
+            return []
+        return [f"Endpoint names, asked from inside the consumer VPC ({len(rows)})"] + \
+            [f"  {MARK[c.status]} {c.subject}: {c.message}" for c in rows] + [""]
+
     def _probes_text(self) -> list[str]:
         if not self.probes:
             return []
@@ -131,7 +139,8 @@ class Report:
             out.append(f"  {MARK[worst]} {client} -> {what} {ip}: {', '.join(parts)}")
             own = sorted({n for r in runs for n in r.links} - {n for r in runs for n in r.extra_links})
             others = [n for n in own if self.ledger.links[n].owner != client]
-            if worst == PASS and others and any(r.answer not in ("silent",) for r in runs):
+            at_eni = any(r.spec.at_eni for r in runs)
+            if worst == PASS and others and not at_eni and any(r.answer != "silent" for r in runs):
                 out.append(f"       answered inside the consumer's own VPC, on {', '.join(others)} "
                            "(overlapping addresses); no provider link saw it")
             for r in runs:
@@ -142,7 +151,7 @@ class Report:
 
     def _other_text(self) -> list[str]:
         flow_names = {r.spec.name for r in self.flows}
-        rest = [c for c in self.checks if c.category != "isolation"
+        rest = [c for c in self.checks if c.category not in ("isolation", "dns")
                 and c.subject not in flow_names and not any(c.subject.startswith(n + " (") for n in flow_names)]
         if not rest:
             return []
@@ -167,6 +176,8 @@ class Report:
                        "links": sorted(r.trace.link_names) if r.trace else []} for r in self.flows],
             "probes": [{"name": r.spec.name, "proto": r.spec.proto, "port": r.spec.port, "answer": r.answer,
                         "extra_links": r.extra_links} for r in self.probes],
+            "dns": [{"name": r.spec.name, "qname": r.spec.qname, "answers": list(r.answers), "error": r.error}
+                    for r in self.dns],
             "links": self.ledger.to_dict(),
             "notes": self.notes,
         }

@@ -46,10 +46,32 @@ class FlowSpec:
     targets: tuple[Target, ...]
     ppv2: bool
     declared: bool = False
+    # "reach", or "blocked" when no rule of the ENI's security groups admits the client: then the
+    # flow must die at the ENI leg (the node drops it), unanswered and unseen on the provider side.
+    expect: str = "reach"
 
     @property
     def name(self) -> str:
         return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class DnsSpec:
+    """An A query from a client to its VPC's resolver for one of an endpoint's names."""
+
+    client: str
+    client_ip: str
+    client_netns: str
+    client_link: str
+    resolver: str
+    qname: str
+    origin: str  # regional | zonal | private-dns | alias
+    endpoint: str
+    expected: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.client} asks {self.resolver} for the {self.origin} name of {self.endpoint}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +99,26 @@ class ProbeSpec:
 class VerifyPlan:
     flows: list[FlowSpec] = field(default_factory=list)
     probes: list[ProbeSpec] = field(default_factory=list)
+    dns: list[DnsSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def sg_admits(plan: dict, eni_ip: str, client_ip: str, port: int) -> bool:
+    """Whether the security groups on the ENI at `eni_ip` admit TCP from client_ip to port.
+    A plan without security groups (or an ENI without a guard) admits everything."""
+    import ipaddress
+
+    guard = next((g for g in plan.get("eni_guards", []) if g["ip"] == eni_ip and g.get("live", True)), None)
+    if guard is None:
+        return True
+    groups = {g["id"]: g for g in plan.get("security_groups", [])}
+    addr = ipaddress.IPv4Address(client_ip)
+    for gid in guard["groups"]:
+        for rule in groups.get(gid, {}).get("ingress", []):
+            if rule["protocol"].lower() in ("tcp", "-1", "all") and rule["from_port"] <= port <= rule["to_port"] \
+                    and addr in ipaddress.IPv4Network(rule["cidr"], strict=False):
+                return True
+    return False
 
 
 class _Index:
@@ -122,7 +163,8 @@ def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | N
                 client["Name"], client["PrivateIpAddress"], client["Netns"], ix.instance_link(client["Name"]),
                 ep["id"], ep["name"], eni["id"], eni["ip"], eni["az"], ix.link_of_eni(eni), fe["port"],
                 node["container"], node["provider_ip"], ix.link_of_node(node["container"]), targets,
-                backend["proxy_protocol_v2"], declared))
+                backend["proxy_protocol_v2"], declared,
+                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked"))
     return flows
 
 
@@ -152,6 +194,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
             out.flows += [f for f in new if f not in out.flows]
         for iso in declared.isolation:
             out.probes += _isolation_probes(ix, iso)
+    if builtin:
+        out.dns = _dns_queries(ix, endpoints)
     if len(out.probes) > MAX_PROBES:
         out.notes.append(f"{len(out.probes)} probes planned; only the first {MAX_PROBES} are sent")
         out.probes = out.probes[:MAX_PROBES]
@@ -212,3 +256,24 @@ def _isolation_probes(ix: _Index, iso) -> list[ProbeSpec]:
     probes.append(_probe(client, own, dst_ip=target["PrivateIpAddress"], what=what, proto="icmp", port=None,
                          declared=True))
     return probes
+
+
+DNS_ORIGINS = ("regional", "zonal", "private-dns")
+
+
+def _dns_queries(ix: _Index, endpoints: list[dict]) -> list[DnsSpec]:
+    """Each consumer instance asks its VPC's resolver for every name of every available endpoint there."""
+    live = {ep["name"]: ep for ep in endpoints}
+    out = []
+    for resolver in ix.plan.get("resolvers", []):
+        if not resolver.get("enabled", True):
+            continue
+        records = [r for r in resolver["records"] if r["origin"] in DNS_ORIGINS and r.get("endpoint") in live
+                   and r["type"] == "A"]
+        for client in ix.consumers(resolver["vpc"]):
+            for rec in records:
+                out.append(DnsSpec(client["Name"], client["PrivateIpAddress"], client["Netns"],
+                                   ix.instance_link(client["Name"]), resolver["ip"], rec["name"], rec["origin"],
+                                   rec["endpoint"], tuple(sorted(rec["values"]))))
+    return out
+

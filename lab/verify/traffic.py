@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from lab.apply import netns
 from lab.verify.ledger import Marks
 from lab.verify.packets import TCP, ConnKey, conn_key, echo_key
-from lab.verify.spec import FlowSpec, ProbeSpec
+from lab.verify.spec import DnsSpec, FlowSpec, ProbeSpec
 
 FLOW_TIMEOUT_S = 3.0
 MAX_RESPONSE = 64 * 1024
@@ -181,3 +181,60 @@ def send_probes(probes: list[ProbeSpec], gap_s: float = 0.0005) -> list[ProbeRun
         for sock in socks.values():
             sock.close()
     return runs
+
+
+@dataclass
+class DnsRun:
+    spec: DnsSpec
+    local: tuple[str, int] | None = None
+    answers: tuple[str, ...] = ()
+    rcode: int | None = None
+    error: str | None = None
+    trace: object | None = None
+    ledger: object | None = None
+
+    @property
+    def marks(self) -> Marks:
+        from lab.verify.packets import UDP
+
+        if self.local is None:
+            return Marks()
+        return Marks(conns=frozenset({conn_key(UDP, self.local[0], self.local[1], self.spec.resolver, 53)}))
+
+
+def dns_query(spec: DnsSpec, timeout: float = 1.0) -> DnsRun:
+    """One A query over UDP from inside the client to its VPC's resolver (built and read with scapy)."""
+    from scapy.layers.dns import DNS, DNSQR
+
+    run = DnsRun(spec)
+    with netns.entered(netns.netns_path(spec.client_netns)):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.settimeout(timeout)
+        sock.bind((spec.client_ip, 0))
+        run.local = sock.getsockname()[:2]
+        ident = random.randrange(1, 65536)
+        sock.sendto(bytes(DNS(id=ident, rd=1, qd=DNSQR(qname=spec.qname, qtype="A"))), (spec.resolver, 53))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            data, peer = sock.recvfrom(4096)
+            reply = DNS(data)
+            if peer[0] != spec.resolver or reply.id != ident:
+                continue  # not ours
+            run.rcode = int(reply.rcode)
+            answers = []
+            for i in range(int(reply.ancount or 0)):
+                rr = reply.an[i]
+                if int(rr.type) == 1:
+                    answers.append(str(rr.rdata))
+            run.answers = tuple(sorted(answers))
+            break
+        else:
+            run.error = "no answer"
+    except OSError as err:
+        run.error = err.strerror or str(err) or type(err).__name__
+    finally:
+        sock.close()
+    return run
+

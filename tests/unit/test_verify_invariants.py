@@ -304,3 +304,70 @@ def test_bridge_flooded_copies_are_kept_apart_and_do_not_fail_the_path(basic) ->
     ledger = Ledger(links, flow_frames(vpce) + flooded, far_macs={})
     path = next(c for c in inv.flow_checks(run, ledger.trace(run.marks), ledger) if c.category == "path")
     assert path.status == "fail" and path.links == ["consumer-subnet/consumer-client-b"]
+
+
+def with_security_groups(plan: dict, cidr: str) -> dict:
+    """The plan plus one group on every ENI, admitting TCP from `cidr` only (shaped like lab.plan.security)."""
+    group = {"id": "sg-0123", "name": "only", "vpc": "consumer", "vpc_id": "vpc-x", "description": "",
+             "lab_default": False,
+             "ingress": [{"protocol": "tcp", "cidr": cidr, "from_port": 80, "to_port": 80, "description": ""}]}
+    guards = [{"eni_id": e["id"], "endpoint": ep["name"], "vpce_id": ep["id"], "vpc": ep["vpc"], "az": e["az"],
+               "ip": e["ip"], "node": e["node"], "ifname": e["ifname"], "table": "t", "groups": ["sg-0123"],
+               "live": True} for ep in plan["endpoints"] for e in ep["enis"]]
+    return {**plan, "security_groups": [group], "eni_guards": guards}
+
+
+def test_security_groups_decide_which_flows_must_be_blocked(basic) -> None:
+    from lab.verify.spec import sg_admits
+
+    plan, links = basic
+    assert sg_admits(plan, "10.0.1.253", "10.0.9.9", 80)  # no groups in the plan: everything admitted
+    guarded = with_security_groups(plan, "10.0.1.0/24")
+    assert sg_admits(guarded, "10.0.1.253", "10.0.1.10", 80)
+    assert not sg_admits(guarded, "10.0.1.253", "10.0.2.20", 80)
+    assert not sg_admits(guarded, "10.0.1.253", "10.0.1.10", 81)
+    expect = {(f.client, f.az): f.expect for f in build(guarded, links).flows}
+    assert expect == {("consumer-client", "us-east-1a"): "reach", ("consumer-client", "us-east-1b"): "reach",
+                      ("consumer-client-b", "us-east-1a"): "blocked", ("consumer-client-b", "us-east-1b"): "blocked"}
+
+
+def test_a_blocked_flow_passes_only_if_it_died_at_the_eni(basic) -> None:
+    plan, links = basic
+    guarded = with_security_groups(plan, "10.0.1.0/24")
+    spec = next(f for f in build(guarded, links).flows if f.expect == "blocked" and f.az == "us-east-1a")
+    client = (spec.client_ip, 45000)
+    run = FlowRun(spec, TOKEN, spec.client_ip, (spec.eni_ip, 80), local=client, error="timed out")
+    syn_only = [f for link in (spec.client_link, spec.eni_link)
+                for f in conversation(link, client, (spec.eni_ip, 80), b"", 1.0)[:1]]
+    ledger = Ledger(links, syn_only)
+    assert inv.flow_checks(run, ledger.trace(run.marks), ledger)[0].status == "pass"
+    answered = replace(run, error=None, status=200)
+    assert inv.flow_checks(answered, ledger.trace(run.marks), ledger)[0].status == "fail"
+    leaked = Ledger(links, syn_only + [replace(f, link=N_LINK) for f in syn_only[:1]])
+    check = inv.flow_checks(run, leaked.trace(run.marks), leaked)[0]
+    assert check.status == "fail" and check.links == [N_LINK]
+    never = Ledger(links, syn_only[:1])  # only on the client's link: something else stopped it
+    assert "never reached" in inv.flow_checks(run, never.trace(run.marks), never)[0].message
+
+
+def test_dns_answers_must_be_the_enis_and_the_query_must_stay_home(basic) -> None:
+    from scapy.layers.inet import UDP
+
+    from lab.verify.spec import DnsSpec
+    from lab.verify.traffic import DnsRun
+
+    plan, links = basic
+    spec = DnsSpec("consumer-client", "10.0.1.10", "ns", C_LINK, "10.0.0.2", "vpce-x.example", "regional",
+                   "web-endpoint", ("10.0.1.253", "10.0.2.253"))
+    query = ETH() / IP(src="10.0.1.10", dst="10.0.0.2") / UDP(sport=5353, dport=53) / b"q"
+    frames = [Frame(C_LINK, 1.0, False, bytes(query))]
+    run = DnsRun(spec, local=("10.0.1.10", 5353), answers=("10.0.1.253", "10.0.2.253"), rcode=0)
+    ledger = Ledger(links, frames)
+    assert inv.dns_check(run, ledger.trace(run.marks), ledger).status == "pass"
+    wrong = replace(run, answers=("10.0.1.253",))
+    assert "expected 10.0.1.253, 10.0.2.253" in inv.dns_check(wrong, ledger.trace(run.marks), ledger).message
+    leaked = Ledger(links, frames + [Frame("provider-subnet/target-a", 1.1, True, bytes(query))])
+    check = inv.dns_check(run, leaked.trace(run.marks), leaked)
+    assert check.status == "fail" and check.links == ["provider-subnet/target-a"]
+    unseen = Ledger(links, [])
+    assert inv.dns_check(run, unseen.trace(run.marks), unseen).status == "fail"

@@ -117,3 +117,28 @@ def test_verify_and_capture_refuse_bad_input_with_exit_2(tmp_path: Path) -> None
         assert proc.returncode == 2, (argv, proc.stderr)
         assert proc.stderr.startswith("error: ") and "fix:" in proc.stderr and len(proc.stderr.splitlines()) == 1
     assert not (tmp_path / "p").exists()  # nothing created
+
+
+def test_dns_queries_cover_each_client_and_each_endpoint_name() -> None:
+    plan, links = plan_of(load_topology("basic"))
+    ep = plan["endpoints"][0]
+    records = [{"name": "regional.example", "type": "A", "values": ["10.0.2.253", "10.0.1.253"],
+                "origin": "regional", "endpoint": ep["name"]},
+               {"name": "zonal-a.example", "type": "A", "values": ["10.0.1.253"], "origin": "zonal",
+                "endpoint": ep["name"]},
+               {"name": "ip-10-0-1-10.ec2.internal", "type": "A", "values": ["10.0.1.10"], "origin": "hostname",
+                "endpoint": None},
+               {"name": "api.example.com", "type": "CNAME", "values": ["regional.example"], "origin": "private-dns",
+                "endpoint": ep["name"]}]
+    resolvers = [{"vpc": "consumer", "netns": "pl-u3.consumer", "ip": "10.0.0.2", "enabled": True, "search": "",
+                  "clients": [], "records": records},
+                 {"vpc": "provider", "netns": "pl-u3.provider", "ip": "10.0.0.2", "enabled": False, "search": "",
+                  "clients": [], "records": records}]
+    dns = build({**plan, "resolvers": resolvers}, links).dns
+    assert sorted((d.client, d.qname, d.expected) for d in dns) == [
+        ("consumer-client", "regional.example", ("10.0.1.253", "10.0.2.253")),
+        ("consumer-client", "zonal-a.example", ("10.0.1.253",)),
+        ("consumer-client-b", "regional.example", ("10.0.1.253", "10.0.2.253")),
+        ("consumer-client-b", "zonal-a.example", ("10.0.1.253",))]
+    assert all(d.client_link.startswith("consumer-subnet/") for d in dns)
+    assert build(plan, links).dns == []  # a lab without resolvers asks nothing
