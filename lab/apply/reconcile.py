@@ -21,18 +21,21 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import socket
+import struct
 import time
 from dataclasses import dataclass, field
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.apply import links, nodes
+from lab.apply import links, netns, nodes
 from lab.apply.context import ApplyContext
 from lab.plan.model import Iface, NlbNode, Place, Plan, Rule, VethPair
 from lab.topology.errors import LabInputError
 
 ENI_ROLE = "endpoint-eni"
 RELEASE_TIMEOUT_S = 10.0
+LINK_UP_TIMEOUT_S = 5.0
 # Part B's DNS records and security groups follow the plan too; each module's sync(ctx) is idempotent.
 ADDON_SYNCS = ("lab.apply.dns", "lab.apply.firewall")
 
@@ -199,9 +202,11 @@ def _delete_leg(ctx: ApplyContext, pair: VethPair, rules: list[Rule]) -> None:
             ipr = ctx.netlink(end.place)
         except (OSError, RuntimeError):
             continue  # that namespace is gone, and the link with it
-        for name in (end.ifname, tmp):
+        # A temporary name is unique to this lab and leg (it has no alias yet); a final name is ours
+        # only if it carries our alias.
+        for name, must_match_alias in ((end.ifname, True), (tmp, False)):
             for idx in ipr.link_lookup(ifname=name):
-                if ipr.get_links(idx)[0].get_attr("IFLA_IFALIAS") not in (pair.alias, None):
+                if must_match_alias and ipr.get_links(idx)[0].get_attr("IFLA_IFALIAS") != pair.alias:
                     continue  # same name, not ours: never touch it
                 try:
                     ipr.link("del", index=idx)  # its peer goes with it
@@ -222,9 +227,46 @@ def _create_leg(ctx: ApplyContext, pair: VethPair) -> None:
         for rule in ctx.plan.rules:
             if rule.place == node_end.place and rule.src == ip:
                 links.add_rule(ctx, rule)
+        _wait_up(ctx, pair)
+        announce(ctx, node_end, ip)
     except (OSError, NetlinkError, RuntimeError) as err:
         _delete_leg(ctx, pair, ctx.plan.rules)
         raise ReconcileError(f"could not make ENI leg {node_end.ifname} ({pair.key}) in {node_end.place}: {err}") from err
+
+
+def _wait_up(ctx: ApplyContext, pair: VethPair, timeout: float = LINK_UP_TIMEOUT_S) -> None:
+    """Wait until both ends are operationally up. The kernel applies a veth's carrier, and the bridge
+    lets its port forward, from its link-watch work, up to a second after the link was set up; a
+    frame sent before that (the first SYN, our announcement) is dropped at the bridge."""
+    deadline = time.monotonic() + timeout
+    for end in (pair.a, pair.b):
+        ipr = ctx.netlink(end.place)
+        idx = links.index(ipr, end.ifname)
+        while ipr.get_links(idx)[0].get_attr("IFLA_OPERSTATE") != "UP":
+            if time.monotonic() > deadline:
+                raise ReconcileError(f"ENI leg {end.ifname} in {end.place} is not up {timeout:.0f} s after creation")
+            time.sleep(0.005)
+
+
+def announce(ctx: ApplyContext, end: Iface, ip: str) -> None:
+    """Send one gratuitous ARP for `ip` from a new leg, now that both of its ends are up.
+
+    A client that tried the address before it existed holds a FAILED neighbour entry and gets "No
+    route to host" for seconds; the announcement updates that entry at once (as a cloud ENI's
+    attachment does). The kernel's own arp_notify would fire when the node's end comes up, which is
+    before its peer on the bridge is, so it would go nowhere. No netlink message sends an ARP frame:
+    a raw packet socket opened inside the node's namespace does.
+    """
+    ipr = ctx.netlink(end.place)
+    mac = bytes.fromhex(ipr.get_links(links.index(ipr, end.ifname))[0].get_attr("IFLA_ADDRESS").replace(":", ""))
+    addr = socket.inet_aton(ip)
+    # Ethernet broadcast, ARP request (op 1) whose sender and target are both the announced address.
+    frame = b"\xff" * 6 + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + addr + b"\x00" * 6 + addr
+    with netns.entered(ctx.ns_path(end.place)):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    with sock:
+        sock.bind((end.ifname, 0))
+        sock.send(frame)
 
 
 def _config_differs(ctx: ApplyContext, node: NlbNode) -> bool:
