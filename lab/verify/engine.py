@@ -91,6 +91,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     options = options or Options()
     require_root("lab verify")
     t0 = time.perf_counter()
+    phases: dict[str, float] = {}
     state = LabState(lab)
     plan = state.load_plan()
     paths = NamespacePaths(plan)
@@ -105,25 +106,42 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     macs = far_macs(links, paths)
     watch = HealthCheckWatch(links)
     hc_legs = {ln.name for ln in links if ln.kind == "nlb-target" and _has_ppv2(plan, ln.owner)}
-    hc_wait = min(HEALTH_WAIT_CAP_S, 1.0 + max((b["interval_s"] for n in plan["nodes"] for b in n["backends"]),
-                                               default=0))
+    waited = options.wait_health_checks and bool(hc_legs)
     progress(f"capturing on {len(links)} links; {len(vplan.flows)} flows, {len(vplan.dns)} DNS queries, "
              f"{len(vplan.probes)} probes")
+    phases["prepare"] = time.perf_counter() - t0
     cap = Capture(links, paths.of_link, on_frame=watch)
     with cap:
-        capture_start = time.monotonic()
+        t1 = time.perf_counter()
         dns_runs = [dns_query(spec) for spec in vplan.dns]
         flow_runs = [run_flow(spec, options.flow_timeout_s if spec.expect == "reach" else BLOCKED_FLOW_TIMEOUT_S)
                      for spec in vplan.flows]
         probe_runs = send_probes(vplan.probes)
         time.sleep(PROBE_LINGER_S if probe_runs else 0.1)
-        waited = options.wait_health_checks and bool(hc_legs)
+        phases["traffic"] = time.perf_counter() - t1
         if waited:
+            hc_wait = _health_wait(plan)
             progress(f"waiting up to {hc_wait:.0f} s for a health check on {len(hc_legs)} NLB leg(s)")
-            cap.wait_until(lambda _frames: watch.done(hc_legs), timeout=max(0.0, hc_wait - (time.monotonic() - capture_start)))
+            cap.wait_until(lambda _frames: watch.done(hc_legs), timeout=max(0.0, hc_wait - phases["traffic"]))
+            phases["health-check wait"] = time.perf_counter() - t1 - phases["traffic"]
+    t2 = time.perf_counter()
     window = cap.stopped_at - cap.started_at
     ledger = Ledger(links, cap.frames, cap.stats, macs)
-    checks = inv.capture_checks(ledger, cap.truncated)
+    checks = _evaluate(plan, links, ledger, cap.truncated, flow_runs, dns_runs, probe_runs, waited, window)
+    phases["evaluate"] = time.perf_counter() - t2
+    return Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
+                  ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, notes=vplan.notes,
+                  seconds=time.perf_counter() - t0, capture_seconds=window, phases=phases)
+
+
+def _health_wait(plan: dict) -> float:
+    """Long enough for every NLB node to run one health check: the longest interval + 1 s."""
+    intervals = [b["interval_s"] for n in plan["nodes"] for b in n["backends"]]
+    return min(HEALTH_WAIT_CAP_S, 1.0 + max(intervals, default=0))
+
+
+def _evaluate(plan, links, ledger, truncated, flow_runs, dns_runs, probe_runs, waited, window) -> list:
+    checks = inv.capture_checks(ledger, truncated)
     for run in flow_runs:
         run.trace, run.ledger = ledger.trace(run.marks), ledger
         checks += inv.flow_checks(run, run.trace, ledger)
@@ -133,16 +151,15 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     checks += inv.node_ppv2_checks(ledger, plan, waited, window)
     checks += inv.snat_checks(ledger, plan)
     for run in probe_runs:
-        checks.append(inv.probe_checks(run, ledger.trace(run.marks), ledger))
+        run.trace, run.ledger = ledger.trace(run.marks), ledger
+        checks.append(inv.probe_checks(run, run.trace, ledger))
     checks.append(inv.cross_side_check(ledger))
     checks += inv.between_checks(ledger)
     for link in links:
         if link.kind == "unplanned":
             checks.append(inv.Check("links", link.name, inv.WARN, f"{link.far} is not part of the lab's plan; "
                                     "it was captured like every other link"))
-    return Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
-                  ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, notes=vplan.notes,
-                  seconds=time.perf_counter() - t0, capture_seconds=window)
+    return checks
 
 
 def _has_ppv2(plan: dict, container: str) -> bool:

@@ -23,6 +23,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     capture_seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
 
     @property
     def ok(self) -> bool:
@@ -168,6 +169,7 @@ class Report:
             "counts": self.counts(),
             "seconds": round(self.seconds, 3),
             "capture_seconds": round(self.capture_seconds, 3),
+            "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
             "leaking_links": self.leaking_links(),
             "checks": [c.to_dict() for c in self.checks],
             "flows": [{"name": r.spec.name, "client": r.spec.client, "endpoint": r.spec.endpoint_id,
