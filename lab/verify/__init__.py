@@ -1,0 +1,13 @@
+"""Packet-level verification of a lab: `lab verify`, `lab capture`, and the pytest plugin.
+
+    links       the lab's links (veth pairs), named and classified from its plan
+    capture     one process capturing every link (AF_PACKET sockets opened inside each namespace)
+    packets     captured frames -> header fields;  ledger: packets by link and by connection
+    spec        what a run tests (flows, DNS queries, probes; built-in and declared)
+    traffic     flows, DNS queries and probes made from inside the clients' namespaces
+    invariants  the verdicts;  report: text and JSON;  engine: one `lab verify` run
+    session     a lab as a Python object for tests;  assertions: assert_only_links and friends
+    pytest_plugin  fixtures (registered through the pytest11 entry point)
+
+Nothing is imported here, so that loading the pytest plugin stays cheap.
+"""

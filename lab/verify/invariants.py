@@ -32,10 +32,11 @@ class Check:
     message: str
     links: list[str] = field(default_factory=list)  # the links at fault, most telling first
     evidence: str = ""  # packets, as text
+    leak: bool = False  # the links at fault carried traffic they must never carry (vs. a missing answer)
 
     def to_dict(self) -> dict:
         return {"category": self.category, "subject": self.subject, "status": self.status,
-                "message": self.message, "links": self.links, "evidence": self.evidence}
+                "message": self.message, "links": self.links, "evidence": self.evidence, "leak": self.leak}
 
 
 def _kind(ledger: Ledger, name: str) -> str:
@@ -86,7 +87,7 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
     hit_targets = [n for n in target_links if n in seen]
     if extra:
         checks.append(Check("path", subject, FAIL, f"the flow {_leak_message(ledger, extra)}: links it must never use",
-                            extra, trace.text(ledger)))
+                            extra, trace.text(ledger), leak=True))
     elif missing or not hit_targets:
         what = missing + ([] if hit_targets else ["any target's subnet link (" + ", ".join(target_links) + ")"])
         checks.append(Check("path", subject, FAIL, f"the flow never appeared on {', '.join(what)}", missing,
@@ -122,7 +123,7 @@ def _translation_checks(run: FlowRun, trace: Trace, ledger: Ledger, hit_targets:
     else:
         out.append(Check("snat", spec.name, FAIL, f"the NLB leg carried source(s) {', '.join(sorted(sources))}, "
                                                   f"expected only the node's {spec.node_ip}",
-                         [spec.node_link], trace.text(ledger)))
+                         [spec.node_link], trace.text(ledger), leak=True))
     body = run.json()
     if body and body.get("service") == "demo-target" and spec.ppv2:
         want = {"vpce_id": spec.endpoint_id, "client": f"{run.local[0]}:{run.local[1]}",
@@ -227,7 +228,7 @@ def snat_checks(ledger: Ledger, plan: dict) -> list[Check]:
             checks.append(Check("snat", f"target {entry.link.owner}", FAIL,
                                 f"{len(wrong)} connection(s) to the target came from {', '.join(sorted({p.src for p in wrong}))},"
                                 f" not from an NLB node ({', '.join(sorted(node_ips))})", [name],
-                                "\n".join(f"    {p.summary()}" for p in wrong[:12])))
+                                "\n".join(f"    {p.summary()}" for p in wrong[:12]), leak=True))
         elif syns:
             checks.append(Check("snat", f"target {entry.link.owner}", PASS,
                                 f"all {len(syns)} connection(s) came from NLB node address(es) "
@@ -245,7 +246,7 @@ def probe_checks(run: ProbeRun, trace: Trace, ledger: Ledger) -> Check:
         return Check("isolation", spec.name, PASS, f"the client's kernel refused to send it ({run.error})")
     if extra:
         return Check("isolation", spec.name, FAIL, f"the probe {_leak_message(ledger, extra)} (answer: {run.answer})",
-                     extra, trace.text(ledger))
+                     extra, trace.text(ledger), leak=True)
     if spec.at_eni and run.answer == "open":
         return Check("isolation", spec.name, FAIL, f"port {spec.port} answered at the ENI, but no listener uses it",
                      [n for n in trace.link_names if ledger.links[n].kind == "endpoint-eni"], trace.text(ledger))
@@ -288,7 +289,7 @@ def cross_side_check(ledger: Ledger) -> Check:
                and any(k in e.conns for k in both)]
     return Check("cross-side", "consumer vs provider links", FAIL,
                  f"{len(both)} connection(s) seen on both sides" + (f", carried by {', '.join(between)}" if between else ""),
-                 between + links, "\n".join(lines))
+                 between + links, "\n".join(lines), leak=True)
 
 
 def capture_checks(ledger: Ledger, truncated: str | None) -> list[Check]:
@@ -329,7 +330,7 @@ def blocked_flow_check(run: FlowRun, trace: Trace, ledger: Ledger) -> Check:
                                             f"{spec.client_ip} on port {spec.port}", [spec.eni_link], trace.text(ledger))
     if beyond:
         return Check("sg", spec.name, FAIL, f"not admitted, yet the flow {_leak_message(ledger, beyond)}", beyond,
-                     trace.text(ledger))
+                     trace.text(ledger), leak=True)
     if spec.eni_link not in trace.link_names:
         return Check("sg", spec.name, FAIL, f"the request never reached {spec.eni_link} (so the block was not the "
                                             f"ENI's: {run.error})", [spec.client_link], trace.text(ledger))
@@ -349,7 +350,8 @@ def dns_check(run, trace: Trace, ledger: Ledger) -> Check:
         return Check("dns", subject, FAIL, f"{spec.qname} -> {', '.join(run.answers) or 'nothing'}, expected "
                                            f"{', '.join(spec.expected)}", [spec.client_link])
     if beyond:
-        return Check("dns", subject, FAIL, f"the query {_leak_message(ledger, beyond)}", beyond, trace.text(ledger))
+        return Check("dns", subject, FAIL, f"the query {_leak_message(ledger, beyond)}", beyond, trace.text(ledger),
+                     leak=True)
     if spec.client_link not in trace.link_names:
         return Check("dns", subject, FAIL, f"answered, but the query was never captured on {spec.client_link}: "
                                            "the capture cannot vouch for where it went", [spec.client_link])

@@ -50,6 +50,8 @@ class Report:
         where a leak leaves; then the others in order of first mention."""
         seen: dict[str, None] = {}
         for c in self.failures:
+            if not c.leak:
+                continue  # a check that failed for want of an answer names links too, but nothing leaked there
             for name in c.links:
                 seen.setdefault(name, None)
         links = self.ledger.links
@@ -89,6 +91,7 @@ class Report:
             groups[(c.category, tuple(c.links))].append(c)
         rank = {name: i for i, name in enumerate(self.leaking_links())}
         order = sorted(groups, key=lambda k: min((rank.get(n, 99) for n in k[1]), default=99))
+        order = sorted(order, key=lambda k: not any(c.leak for c in groups[k]))  # leaks first, stable otherwise
         out = [f"Failures ({len(self.failures)})"]
         for shown, key in enumerate(order):
             category, links = key

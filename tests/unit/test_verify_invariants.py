@@ -273,18 +273,20 @@ def test_capture_losses_make_the_verdict_fail(basic) -> None:
 def test_report_text_and_json_name_the_leak(leaky) -> None:
     plan, links = leaky
     ledger = Ledger(links, [])
-    checks = [inv.Check("snat", "target target-a", inv.FAIL, "bad", [T_LINK]),
-              inv.Check("isolation", "probe", inv.FAIL, "crossed", ["peering/leak", T_LINK], "    evidence"),
+    checks = [inv.Check("dns", "name", inv.FAIL, "no answer", [C_LINK]),  # fails, but nothing leaked there
+              inv.Check("snat", "target target-a", inv.FAIL, "bad", [T_LINK], leak=True),
+              inv.Check("isolation", "probe", inv.FAIL, "crossed", ["peering/leak", T_LINK], "    evidence", leak=True),
               inv.Check("capture", "8 links", inv.PASS, "ok")]
     report = Report("x", "t", checks, ledger)
     assert not report.ok and report.leaking_links() == ["peering/leak", T_LINK]
     text = report.text()
-    assert text.startswith("lab verify: lab 'x' -- FAILED: 1 passed, 2 failed")
+    assert text.startswith("lab verify: lab 'x' -- FAILED: 1 passed, 3 failed")
+    assert text.index("snat: 1 failure(s)") < text.index("dns: 1 failure(s)")  # leaks before other failures
     assert "leaking link(s): peering/leak (peering)" in text
     assert text.index("isolation: 1 failure(s)") < text.index("snat: 1 failure(s)")  # the peering group first
     data = json.loads(json.dumps(report.to_dict()))
     assert data["ok"] is False and data["leaking_links"][0] == "peering/leak"
-    assert Report("x", "t", [checks[2]], ledger).ok
+    assert Report("x", "t", [checks[3]], ledger).ok
 
 
 def test_bridge_flooded_copies_are_kept_apart_and_do_not_fail_the_path(basic) -> None:
