@@ -47,6 +47,9 @@ class Resolver:
     search: str
     clients: tuple[str, ...]  # namespaces whose /etc/netns/<ns>/resolv.conf points at this resolver
     records: tuple[DnsRecord, ...]
+    # Every (name, target) CNAME this VPC could serve, whatever endpoint states and verifications say
+    # now: the CNAME server is loaded with all of them, so a state change only re-routes names.
+    cname_pool: tuple[tuple[str, str], ...] = ()
 
     def cnames(self) -> tuple[DnsRecord, ...]:
         return tuple(r for r in self.records if r.type == "CNAME")
@@ -114,26 +117,32 @@ def plan_dns(topo, plan) -> None:
     plan.resolvers = []
     for vpc in topo.vpcs:
         records: list[DnsRecord] = []
+        pool: set[tuple[str, str]] = set()
         if vpc.enable_dns_support:
             if vpc.enable_dns_hostnames:
                 records += [DnsRecord(hostname(instance_ips[i.name], topo.region), "A", (instance_ips[i.name],),
                                       "hostname") for i in vpc.instances]
             for ep in plan.endpoints:
-                if ep.vpc == vpc.name and ep.state == "available":
+                if ep.vpc != vpc.name:
+                    continue
+                every = _endpoint_records(ep, endpoints[ep.name], services[ep.service], vpc, gated=False)
+                pool |= {(r.name, r.values[0]) for r in every if r.type == "CNAME"}
+                if ep.state == "available":
                     records += _endpoint_records(ep, endpoints[ep.name], services[ep.service], vpc)
         router = names.router_netns(plan.lab, vpc.name)
         clients = (router,) + tuple(names.instance_netns(plan.lab, vpc.name, i.name) for i in vpc.instances)
         plan.resolvers.append(Resolver(vpc.name, router, resolver_ip(vpc.cidr), vpc.enable_dns_support,
-                                       search_domain(topo.region), clients, tuple(records)))
+                                       search_domain(topo.region), clients, tuple(records), tuple(sorted(pool))))
 
 
-def _endpoint_records(ep, spec, svc, vpc) -> list[DnsRecord]:
-    """An available endpoint's names; `ep` is its plan, `spec` its topology entry."""
+def _endpoint_records(ep, spec, svc, vpc, gated: bool = True) -> list[DnsRecord]:
+    """An available endpoint's names; `ep` is its plan, `spec` its topology entry. With `gated` off, the
+    private DNS name is included whether or not the provider's domain is verified (for the CNAME pool)."""
     regional = next(e["DnsName"] for e in ep.dns_entries if e.get("Scope") == "regional")
     zonal = {e["AvailabilityZone"]: e["DnsName"] for e in ep.dns_entries if e.get("Scope") == "zonal"}
     records = [DnsRecord(regional, "A", tuple(eni.ip for eni in ep.enis), "regional", ep.name)]
     records += [DnsRecord(zonal[eni.az], "A", (eni.ip,), "zonal", ep.name) for eni in ep.enis if eni.az in zonal]
-    if (spec.private_dns_enabled and svc.private_dns_name and svc.private_dns_state == VERIFIED
+    if (spec.private_dns_enabled and svc.private_dns_name and (svc.private_dns_state == VERIFIED or not gated)
             and vpc.enable_dns_hostnames):
         records.append(DnsRecord(svc.private_dns_name, "CNAME", (regional,), "private-dns", ep.name))
     for alias in spec.aliases:

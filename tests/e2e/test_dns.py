@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,7 +99,10 @@ def wait_for(ns: str, server: str, qname: str, want_present: bool) -> float:
     """Seconds until `qname` answers with addresses (or NXDOMAIN); bounded in time and count."""
     t0 = time.monotonic()
     for _ in range(400):
-        rcode, addresses = query(ns, server, qname)
+        try:
+            rcode, addresses = query(ns, server, qname)
+        except OSError:  # a query lost in a switch times out; ask again, as a client would
+            continue
         if (rcode == 0 and bool(addresses)) == want_present:
             return time.monotonic() - t0
         if time.monotonic() - t0 > APPEAR_BUDGET_S:
@@ -209,18 +213,21 @@ def test_private_name_appears_only_after_the_domain_is_verified(lab):
 
 # -- names follow the endpoint's state ----------------------------------------------------------
 
-def _sync_with_state(name: str, state: str | None) -> None:
-    """Re-plan the stored topology with the endpoint in `state` and sync DNS (what reconcile does)."""
+def _resync(name: str, edit) -> None:
+    """Re-plan the stored topology after `edit(data)` and sync DNS (what the control plane does)."""
     lab_state = LabState(name)
-    data = yaml.safe_load(lab_state.topology_file.read_text())
-    data = copy.deepcopy(data)
-    data["endpoints"][0]["state"] = state
+    data = copy.deepcopy(yaml.safe_load(lab_state.topology_file.read_text()))
+    edit(data)
     plan = build_plan(parse_topology(yaml.safe_dump(data)), name, previous=lab_state.load_plan())
     ctx = ApplyContext(plan=plan, state=lab_state, progress=lambda _m: None)
     try:
         dns.sync(ctx)
     finally:
         ctx.close()
+
+
+def _sync_with_state(name: str, state: str | None) -> None:
+    _resync(name, lambda d: d["endpoints"][0].update(state=state))
 
 
 def test_names_vanish_when_the_endpoint_is_not_available_and_return_without_a_restart(lab):
@@ -241,6 +248,81 @@ def test_names_vanish_when_the_endpoint_is_not_available_and_return_without_a_re
     print(f"\nall names gone {gone * 1000:.0f} ms after the sync started; back {back * 1000:.0f} ms after")
     assert resolver_pids(name, "consumer") == pid_before
     assert dig(name, name, "consumer-client", "web.internal")[1][0] == ("web.internal", "CNAME", names(plan)["regional"])
+
+
+class Asker:
+    """A client asking one name over and over from a thread (bounded: `limit` queries or `seconds`).
+
+    `retries=1` behaves like the lab's resolv.conf (timeout:1 attempts:2): a lost answer is asked again.
+    """
+
+    def __init__(self, ns: str, qname: str, want: int, retries: int = 0, limit: int = 4000, seconds: float = 15):
+        self.ns, self.qname, self.want, self.retries = ns, qname, want, retries
+        self.limit, self.seconds = limit, seconds
+        self.answered, self.failed, self.retried = 0, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _ask_once(self) -> bool:
+        try:
+            rcode, addresses = query(self.ns, "10.0.0.2", self.qname)
+        except OSError:
+            return False
+        return rcode == 0 and len(addresses) == self.want
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        while not self._stop.is_set() and self.answered + self.failed < self.limit and time.monotonic() - t0 < self.seconds:
+            ok = self._ask_once()
+            for _ in range(self.retries):
+                if ok:
+                    break
+                self.retried += 1
+                ok = self._ask_once()
+            self.answered, self.failed = self.answered + ok, self.failed + (not ok)
+
+    def __enter__(self) -> Asker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def test_verification_changes_touch_no_process_and_lose_no_answer(lab):
+    """The CNAME server holds every CNAME the VPC could serve: verifying (or failing) a domain only
+    re-routes a name in the resolver, so a client asking for another CNAME all along misses nothing."""
+    name, plan = lab
+    ns = ns_of(plan, "consumer-client")
+    before = dns.running(LabState(name).dir, "consumer")
+    with Asker(ns, "web.internal", want=2) as asker:
+        for i in range(6):
+            state = "failed" if i % 2 == 0 else "verified"
+            _resync(name, lambda d, s=state: d["endpoint_services"][0].update(private_dns_state=s))
+            wait_for(ns, "10.0.0.2", "api.example.com", state == "verified")
+    assert asker.answered > 20 and asker.failed == 0, f"{asker.failed} of {asker.answered + asker.failed} failed"
+    assert dns.running(LabState(name).dir, "consumer") == before  # same resolver, same CNAME server
+
+
+def test_a_cname_new_to_the_vpc_switches_cname_servers_and_every_client_is_answered(lab):
+    """A new alias needs a new CNAME server: it starts beside the old one, the resolver switches, the
+    old one stops. A client that retries once (as resolv.conf here says) always gets its answer."""
+    name, plan = lab
+    ns = ns_of(plan, "consumer-client")
+    lab_dir = LabState(name).dir
+    resolver_before = dns.running(lab_dir, "consumer")["resolver"]
+    cname_before = dns.running(lab_dir, "consumer")["cname"]
+    with Asker(ns, "web.internal", want=2, retries=1) as asker:
+        for i in range(3):
+            _resync(name, lambda d, i=i: d["endpoints"][0]["aliases"].extend(f"extra{k}.internal" for k in range(i + 1)))
+            wait_for(ns, "10.0.0.2", f"extra{i}.internal", True)
+    print(f"\n{asker.answered} answers during 3 CNAME server switches; {asker.retried} needed a retry")
+    assert asker.answered > 20 and asker.failed == 0, f"{asker.failed} of {asker.answered + asker.failed} failed"
+    now = dns.running(lab_dir, "consumer")
+    assert now["resolver"] == resolver_before and len(now["cname"]) == 1 and now["cname"] != cname_before
+    _resync(name, lambda d: None)  # back to the stored topology: the extra aliases go
+    assert query(ns, "10.0.0.2", "extra0.internal") == (3, set())
 
 
 def test_sync_is_idempotent(lab):

@@ -175,3 +175,14 @@ def test_private_dns_state_without_a_name_is_refused():
         topo(e=lambda d: (d["endpoints"][0].update(private_dns_enabled=False),
                           d["endpoint_services"][0].update(private_dns_name=None, private_dns_state="verified")))
     assert err.value.path == "endpoint_services[0].private_dns_state"
+
+
+def test_cname_pool_holds_every_cname_the_vpc_could_serve_whatever_the_state():
+    plan = build_plan(topo(s=lambda d: d["endpoints"][0].update(state="pendingAcceptance")), "lab1")
+    consumer = resolver(plan, "consumer")
+    assert not consumer.cnames()  # nothing answers now ...
+    assert {name for name, _ in consumer.cname_pool} == {"api.example.com", "web.internal", "web-b.internal"}
+    verified_plan = build_plan(topo(v=verified), "lab1")
+    live = {(r.name, r.values[0]) for r in resolver(verified_plan, "consumer").cnames()}
+    assert live == set(resolver(verified_plan, "consumer").cname_pool)  # ... and the pool is what could
+    assert resolver(plan, "provider").cname_pool == ()
