@@ -35,6 +35,8 @@ def verify(lab: str, fmt: str, wait_hc: bool, no_probes: bool, no_ledger: bool, 
       ppv2        each connection to a target starts with PROXY v2 (client, ENI, 0xEA = endpoint ID);
                   health checks carry LOCAL
       snat        targets see the NLB node's address, never a consumer's
+      dns         the endpoint's names resolve, inside the consumer VPC, to exactly its ENIs
+      sg          flows the ENI's security groups do not admit die at the ENI
       isolation   probes to provider addresses and to closed ENI ports reach no provider link
       cross-side  no 5-tuple is seen on both consumer-side and provider-side links
     plus the checks the topology's `verify:` section declares.
