@@ -11,10 +11,11 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+DNS_NAME_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # States an endpoint can be stored in. `failed` is set by the control plane (lab.privatelink) when
 # its legs could not be made; `deleting`/`deleted` are transient and only appear in its event log.
 ENDPOINT_STATES = ("pendingAcceptance", "available", "rejected", "failed")
@@ -58,6 +59,24 @@ def _ipv4_address(value: str) -> str:
     return value
 
 
+def _ipv4_cidr(value: str) -> str:
+    """A security group rule's source: any prefix length, from 0.0.0.0/0 to a single /32."""
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value} is not a valid IPv4 CIDR; fix: write an address and prefix length, e.g. 10.0.1.0/24") from None
+    if str(net) != value:
+        raise ValueError(f"{value} has host bits set; fix: write the network address, {net}")
+    return value
+
+
+def _dns_name(value: str) -> str:
+    if len(value) > 253 or not DNS_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a DNS name the lab can serve; fix: write lower-case labels of a-z, 0-9 "
+                         "and '-' joined by dots, at least two labels, e.g. api.example.com")
+    return value
+
+
 def _account_id(value: str) -> str:
     if not ACCOUNT_RE.match(value):
         raise ValueError(f"{value!r} is not an AWS account ID; fix: write 12 digits in quotes, e.g. '111111111111'")
@@ -68,6 +87,8 @@ Name = Annotated[str, AfterValidator(_name)]
 IPv4Net = Annotated[str, AfterValidator(_ipv4_network)]
 IPv4Addr = Annotated[str, AfterValidator(_ipv4_address)]
 AccountId = Annotated[str, AfterValidator(_account_id)]
+IPv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
+DnsName = Annotated[str, AfterValidator(_dns_name)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -96,6 +117,24 @@ class Instance(Strict):
     port: Port = 8080
 
 
+class SecurityGroupRule(Strict):
+    """One inbound rule: TCP from a CIDR to one port (`port`) or a range (`ports: [from, to]`)."""
+
+    protocol: Literal["tcp"] = "tcp"
+    cidr: IPv4Cidr
+    port: Port | None = None
+    ports: Annotated[list[Port], Field(min_length=2, max_length=2)] | None = None
+    description: Annotated[str, Field(max_length=64)] = ""
+
+
+class SecurityGroup(Strict):
+    """Stateful inbound rules for endpoint ENIs. A group named `default` replaces the VPC's lab default."""
+
+    name: Name
+    description: Annotated[str, Field(max_length=64)] = ""
+    ingress: Annotated[list[SecurityGroupRule], Field(max_length=60)] = []  # AWS: 60 inbound rules per group
+
+
 class Vpc(Strict):
     name: Name
     account: str
@@ -104,6 +143,7 @@ class Vpc(Strict):
     instances: Annotated[list[Instance], Field(max_length=64)] = []
     enable_dns_support: bool = True
     enable_dns_hostnames: bool = True
+    security_groups: Annotated[list[SecurityGroup], Field(max_length=50)] = []
 
 
 class HealthCheck(Strict):
@@ -160,8 +200,22 @@ class EndpointService(Strict):
     nlb: str
     acceptance_required: bool = True
     allowed_principals: list[str] = []
-    private_dns_name: str | None = None
+    private_dns_name: DnsName | None = None
+    # AWS's PrivateDnsNameConfiguration.State. `lab dns verify-domain` sets it after checking the TXT
+    # record; unset means pendingVerification. Writing `verified` skips the ownership check.
+    private_dns_state: Literal["pendingVerification", "verified", "failed"] | None = None
     notifications: list[Subscriber] = []
+
+
+class DnsAlias(Strict):
+    """A friendly name (the talk's CNAME tip): CNAME to the regional name, or to one AZ's zonal name."""
+
+    name: DnsName
+    az: str | None = None
+
+
+def _alias_shorthand(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value  # `- web.internal` means {name: web.internal}
 
 
 class Endpoint(Strict):
@@ -172,6 +226,8 @@ class Endpoint(Strict):
     # Unset means what AWS would do: pendingAcceptance when the service requires acceptance, else available.
     state: Literal["pendingAcceptance", "available", "rejected", "failed"] | None = None
     private_dns_enabled: bool = False
+    security_groups: Annotated[list[Name], Field(max_length=5)] = []  # AWS: 5 groups per ENI; none = `default`
+    aliases: Annotated[list[Annotated[DnsAlias, BeforeValidator(_alias_shorthand)]], Field(max_length=20)] = []
 
 
 class Peering(Strict):

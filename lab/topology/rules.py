@@ -34,6 +34,8 @@ def check_rules(topo: Topology) -> None:
     _check_services(topo)
     _check_endpoints(topo)
     _check_peerings(topo)
+    _check_security_groups(topo)
+    _check_endpoint_dns(topo)
     _check_verify(topo)
 
 
@@ -287,3 +289,64 @@ def _check_verify(topo: Topology) -> None:
         if _instance_vpc(topo, iso.client).name == _instance_vpc(topo, iso.target).name:
             raise TopologyError(f"{path}.target", f"{iso.target!r} is in the same VPC as {iso.client!r}",
                                 "a VPC has no security groups in the lab; name an instance of another VPC")
+
+
+def _check_security_groups(topo: Topology) -> None:
+    for i, vpc in enumerate(topo.vpcs):
+        _unique(((f"vpcs[{i}].security_groups[{j}].name", g.name) for j, g in enumerate(vpc.security_groups)),
+                "security group", "give each group of a VPC its own name")
+        for j, group in enumerate(vpc.security_groups):
+            for k, rule in enumerate(group.ingress):
+                path = f"vpcs[{i}].security_groups[{j}].ingress[{k}]"
+                if (rule.port is None) == (rule.ports is None):
+                    raise TopologyError(path, "needs exactly one of port: or ports:",
+                                        "write port: 80, or ports: [8000, 8099] for a range")
+                if rule.ports is not None and rule.ports[0] > rule.ports[1]:
+                    raise TopologyError(f"{path}.ports", f"range {rule.ports[0]}-{rule.ports[1]} runs backwards",
+                                        f"write ports: [{rule.ports[1]}, {rule.ports[0]}]")
+
+
+def _check_endpoint_dns(topo: Topology) -> None:
+    """Security group references, private DNS preconditions (as AWS enforces them) and DNS name clashes."""
+    services = {s.name: s for s in topo.endpoint_services}
+    for i, svc in enumerate(topo.endpoint_services):
+        if svc.private_dns_state is not None and svc.private_dns_name is None:
+            raise TopologyError(f"endpoint_services[{i}].private_dns_state", "there is no private_dns_name to verify",
+                                "add private_dns_name:, or remove private_dns_state:")
+    names_in_vpc: dict[tuple[str, str], str] = {}  # (vpc, DNS name) -> path that claims it
+    for i, ep in enumerate(topo.endpoints):
+        path, vpc, svc = f"endpoints[{i}]", _vpc(topo, ep.vpc), services[ep.service]
+        groups = ["default"] + [g.name for g in vpc.security_groups]
+        _unique(((f"{path}.security_groups[{k}]", g) for k, g in enumerate(ep.security_groups)), "security group",
+                "list each group once")
+        for k, group in enumerate(ep.security_groups):
+            if group not in groups:
+                raise TopologyError(f"{path}.security_groups[{k}]", f"no security group {group!r} in VPC {vpc.name!r}",
+                                    f"use one of: {', '.join(dict.fromkeys(groups))}")
+        if ep.private_dns_enabled:
+            if svc.private_dns_name is None:
+                raise TopologyError(f"{path}.private_dns_enabled", f"service {svc.name!r} has no private_dns_name",
+                                    "set private_dns_enabled: false, or give the service a private_dns_name")
+            if not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
+                raise TopologyError(f"{path}.private_dns_enabled",
+                                    f"VPC {vpc.name!r} needs enable_dns_support and enable_dns_hostnames for private DNS",
+                                    f"set both to true on VPC {vpc.name!r}, or set private_dns_enabled: false")
+            _claim(names_in_vpc, vpc.name, svc.private_dns_name, f"{path}.private_dns_enabled")
+        azs = [s.az for s in vpc.subnets if s.name in ep.subnets]
+        for k, alias in enumerate(ep.aliases):
+            apath = f"{path}.aliases[{k}]"
+            if alias.az is not None and alias.az not in azs:
+                raise TopologyError(f"{apath}.az", f"endpoint {ep.name!r} has no ENI in {alias.az!r}",
+                                    f"use one of: {', '.join(azs)}, or leave az: out for the regional name")
+            if alias.name == "amazonaws.com" or alias.name.endswith(".amazonaws.com"):
+                raise TopologyError(f"{apath}.name", f"{alias.name} is in AWS's own domain",
+                                    "pick a name in a domain of yours, e.g. web.internal")
+            _claim(names_in_vpc, vpc.name, alias.name, apath)
+
+
+def _claim(claimed: dict[tuple[str, str], str], vpc: str, name: str, path: str) -> None:
+    """One DNS name has one meaning per VPC resolver."""
+    other = claimed.setdefault((vpc, name), path)
+    if other != path:
+        raise TopologyError(path, f"DNS name {name} is already used in VPC {vpc!r} by {other}",
+                            "give each alias its own name; a private DNS name can be enabled on one endpoint per VPC")
