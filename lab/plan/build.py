@@ -17,11 +17,13 @@ from collections import defaultdict
 
 from lab.plan import names
 from lab.plan.addressing import SubnetPool
+from lab.plan.dns import plan_dns
 from lab.plan.ids import aws_id, digest, dns_token
 from lab.plan.model import (
     App, Backend, Bridge, EndpointPlan, Eni, Frontend, Iface, Netns, NlbNode, Place, Plan, Route, Rule, Server,
     VethPair,
 )
+from lab.plan.security import plan_security
 from lab.topology.errors import LabInputError
 from lab.topology.model import LoadBalancer, Topology
 
@@ -109,6 +111,8 @@ class _Builder:
             for node in nlb_nodes:
                 self.plan.nodes.append(NlbNode(**{**node.__dict__, "frontends": tuple(self.frontends[node.container])}))
         self.plan.inventory = dict(self.inv)
+        plan_dns(self.topo, self.plan)
+        plan_security(self.topo, self.plan)
         return self.plan
 
     def add_vpc(self, vpc) -> None:

@@ -167,6 +167,11 @@ class Plan:
     apps: list[App] = field(default_factory=list)
     endpoints: list[EndpointPlan] = field(default_factory=list)
     inventory: dict[str, list[dict]] = field(default_factory=dict)
+    # DNS and security groups (their dataclasses live in lab.plan.dns and lab.plan.security).
+    resolvers: list = field(default_factory=list)  # lab.plan.dns.Resolver, one per VPC
+    private_dns_names: list = field(default_factory=list)  # lab.plan.dns.PrivateDnsName, one per service with one
+    security_groups: list = field(default_factory=list)  # lab.plan.security.SecurityGroupPlan
+    eni_guards: list = field(default_factory=list)  # lab.plan.security.EniGuard, one per endpoint ENI
 
     def to_dict(self) -> dict:
         return asdict(self)
