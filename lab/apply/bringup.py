@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.apply import links, netns, nodes, processes
+from lab.apply import dns, firewall, links, netns, nodes, processes
 from lab.apply.context import ApplyContext, Progress
 from lab.apply.teardown import teardown
 from lab.plan.model import Place, Plan
@@ -22,7 +22,8 @@ from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
-STEPS = ("namespaces", "bridges", "instances", "targets", "nodes", "legs", "config")
+# dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
+STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs", "firewall", "config")
 # The program behind each `app:` an instance may run (started in its namespace by _targets).
 APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.privatelink.receiver"}
 
@@ -58,6 +59,7 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
     actions: dict[str, Callable[[ApplyContext], None]] = {
         "namespaces": _namespaces, "bridges": _bridges, "instances": _instances, "targets": _targets,
         "nodes": lambda c: nodes.start(c, image), "legs": _legs, "config": nodes.configure,
+        "dns": dns.sync, "firewall": firewall.sync,
     }
     step = "start"
     try:
@@ -100,6 +102,8 @@ def _describe(plan: Plan, step: str) -> str:
         "nodes": f"{len(plan.nodes)} NLB node containers",
         "legs": f"{sum(v.role not in VPC_LINK_ROLES for v in plan.veths)} NLB legs (provider + endpoint ENIs)",
         "config": f"{sum(len(n.frontends) for n in plan.nodes)} endpoint listeners live",
+        "dns": f"{sum(r.enabled for r in plan.resolvers)} VPC resolvers, {sum(len(r.records) for r in plan.resolvers)} names",
+        "firewall": f"{len(plan.eni_guards)} ENIs guarded by security groups",
     }
     return count[step]
 

@@ -45,6 +45,11 @@ def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
             if name in ours:
                 runtime.remove(name)
         report.removed["containers"] = len(ours & set(containers))
+        # Security group tables (lab.apply.firewall) live in the NLB nodes' namespaces: they went with
+        # their containers. Counted only once the container is really gone.
+        tables = {(e["container"], e["name"]) for e in by_kind.get("nft-table", [])}
+        if tables:
+            report.removed["nft-tables"] = sum(1 for node, _ in tables if not runtime.exists(node))
 
     removed_ns = 0
     for entry in reversed(by_kind.get("netns", [])):

@@ -37,6 +37,10 @@ def _register() -> None:
     from lab.cli import verify_cmd
 
     cli.add_command(verify_cmd.verify)
+    from lab.cli import dns_cmd, sg_cmd  # DNS per VPC and security groups (issue #5, part B)
+
+    cli.add_command(dns_cmd.dns)
+    cli.add_command(sg_cmd.sg)
     cli.add_command(verify_cmd.capture)
     from lab.cli import endpoint_cmd, events_cmd, service_cmd  # the control plane (issue #5)
 
@@ -80,10 +84,13 @@ def _failures() -> tuple[type[BaseException], ...]:
     from lab.apply.nodes import NodeError
     from lab.apply.runtime.base import ContainerRuntimeError
     from lab.apply.reconcile import ReconcileError
+    from lab.apply.dns import DnsError
+    from lab.apply.firewall import FirewallError
     from lab.image import ImageBuildError
     from lab.privatelink.control import ControlPlaneError
 
-    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError, ReconcileError, ControlPlaneError)
+    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError, ReconcileError, ControlPlaneError,
+            DnsError, FirewallError)
 
 
 if __name__ == "__main__":
