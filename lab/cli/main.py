@@ -46,6 +46,8 @@ def _register() -> None:
 
     for command in (service_cmd.service, endpoint_cmd.endpoint, events_cmd.events):
         cli.add_command(command)
+    # AWS starts a private DNS name's verification on the service: `lab service verify-domain` = `lab dns verify-domain`.
+    service_cmd.service.add_command(dns_cmd.verify_domain)
     try:
         from lab.cli.ppv2_cmd import ppv2
     except ImportError:  # pragma: no cover - the codec is part of the package
