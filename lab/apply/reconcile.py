@@ -6,12 +6,17 @@ configs (frontends, backends). A change to anything else (a VPC, an instance, an
 refused before anything is touched: that needs `lab down` and `lab up`.
 
 Order, because on AWS the data plane follows an endpoint's state at once:
-  1. stop  - a node losing frontends reloads without them and we wait until they no longer listen:
-             from here on, new connections to those ENIs are refused;
-  2. cut   - the removed ENI legs are deleted. HAProxy's old worker keeps serving established
-             connections after a reload; with its leg gone, such a flow is dead on the spot;
-  3. wire  - new legs are created (journaled before, as in bring-up, so `lab down` removes them);
-  4. start - nodes reload with their final config and we wait until every frontend listens.
+  1. cut   - the node's end of every removed ENI leg goes down: one netlink message per leg, so no
+             packet crosses from the moment the plan is known, new connections and established ones
+             alike (HAProxy's old worker would keep serving established connections after a reload);
+  2. stop  - a node losing frontends reloads without them, and we wait until they no longer listen;
+  3. clear - the removed legs (and their rules) are deleted;
+  4. wire  - new legs are created (journaled before, as in bring-up, so `lab down` removes them),
+             brought up and announced (gratuitous ARP);
+  5. start - nodes reload with their final config and we wait until every frontend listens;
+  6. addons - DNS records and security groups follow the plan (lab.apply.dns, lab.apply.firewall).
+Cutting before reloading (rather than reloading, then deleting the legs) keeps the reload, which
+needs the container engine and HAProxy's restart of a worker, off the path that stops the traffic.
 HAProxy's reloads are seamless (master-worker passes the listening sockets to the new worker), so
 connections through the other endpoints of a node never notice.
 """
@@ -64,6 +69,11 @@ def reconcile(ctx: ApplyContext, old: dict) -> ReconcileReport:
     report = ReconcileReport([p.key for p in removed], [p.key for p in added])
 
     t0 = time.perf_counter()
+    for pair in removed:
+        _cut(ctx, pair)
+    report.seconds["cut"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
     _stop_removed_frontends(ctx, old_d, {_node_end(p).ifname for p in added}, report)
     report.seconds["stop"] = time.perf_counter() - t0
 
@@ -71,7 +81,7 @@ def reconcile(ctx: ApplyContext, old: dict) -> ReconcileReport:
     old_rules = [_rule_from_dict(r) for r in old_d["rules"]]
     for pair in removed:
         _delete_leg(ctx, pair, old_rules)
-    report.seconds["cut"] = time.perf_counter() - t0
+    report.seconds["clear"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     for pair in added:
@@ -184,6 +194,19 @@ def _stop_removed_frontends(ctx: ApplyContext, old: dict, new_ifnames: set[str],
         report.reloaded.append(node.container)
     for node, gone in reloaded:
         nodes.wait_released(ctx, node, sorted(gone), RELEASE_TIMEOUT_S)
+
+
+def _cut(ctx: ApplyContext, pair: VethPair) -> None:
+    """Set the node's end of a leg down (if it is there and ours): its peer on the consumer's bridge
+    loses carrier at once, and with it every frame to and from the ENI."""
+    end = _node_end(pair)
+    try:
+        ipr = ctx.netlink(end.place)
+    except (OSError, RuntimeError):
+        return  # the node is gone, and the leg with it
+    for idx in ipr.link_lookup(ifname=end.ifname):
+        if ipr.get_links(idx)[0].get_attr("IFLA_IFALIAS") == pair.alias:
+            ipr.link("set", index=idx, state="down")
 
 
 def _delete_leg(ctx: ApplyContext, pair: VethPair, rules: list[Rule]) -> None:

@@ -33,7 +33,8 @@ def _show_change(change, fmt: str, key: str = "VpcEndpoints") -> None:
         data = {"VpcEndpoint": change.endpoints[0]} if key == "VpcEndpoint" else \
             {"Unsuccessful": [], "VpcEndpoints": change.endpoints}
         emit_json({**data, "Events": change.events, "Deliveries": change.deliveries,
-                   "Seconds": round(change.seconds, 3)})
+                   "Seconds": round(change.seconds, 3),
+                   "DataPlaneSeconds": {k: round(v, 4) for k, v in change.timings.items()}})
         return
     table(f"{change.action}: {len(change.endpoints)} endpoint(s) in {change.seconds * 1000:.0f} ms",
           ["VpcEndpointId", "Name", "VPC", "Service", "State", "Owner", "ENIs"], _rows(change.endpoints))

@@ -18,6 +18,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from lab.apply.context import ApplyContext, Progress
 from lab.plan.build import build_plan
@@ -30,7 +33,8 @@ from lab.privatelink.records import EventLog, Record, timestamp
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.topology.load import parse_topology
-from lab.topology.model import Endpoint, EndpointService, Vpc
+from lab.topology.model import Endpoint, EndpointService, Topology, Vpc
+from lab.topology.rules import check_rules
 
 LOCK_WAIT_S = 60.0  # a subscriber's nested `lab endpoint accept` waits for the command that notified it
 
@@ -55,6 +59,8 @@ class Change:
     failed: dict[str, str] = field(default_factory=dict)
     principals: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    view: shapes.LabView | None = field(default=None, repr=False)  # the lab after the change, for delivery
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @contextmanager
@@ -81,8 +87,51 @@ def read_view(lab: str) -> shapes.LabView:
     """The lab as it is now (no lock: every file is replaced atomically)."""
     state = LabState(lab)
     plan = state.load_plan()
-    topo = parse_topology(state.topology_file.read_text(), source=str(state.topology_file))
-    return shapes.LabView(lab, topo, plan, Record(state))
+    text = state.topology_file.read_text()
+    return shapes.LabView(lab, _validated(edit.load(text), lambda: text, str(state.topology_file)), plan,
+                          Record(state))
+
+
+def _validated(raw: dict, text, source: str) -> Topology:
+    """The topology of `raw`, checked by the schema and every rule. The fast path validates the data
+    directly; only a failure goes through the file loader, for its exact path-and-fix message."""
+    try:
+        topo = Topology.model_validate(raw)
+    except ValidationError:
+        parse_topology(text(), source=source)
+        raise  # the loader found it too; unreachable in practice
+    check_rules(topo)
+    return topo
+
+
+class _LazyRuntime:
+    """The container runtime, connected on first use: the Docker client costs ~0.1 s to import and
+    reach, and a change that reloads no node (or cuts traffic before reloading) should not wait for it."""
+
+    def __init__(self) -> None:
+        self._runtime = None
+
+    def __getattr__(self, name: str):
+        if self._runtime is None:
+            from lab.apply.api import runtime
+
+            self._runtime = runtime()
+        return getattr(self._runtime, name)
+
+
+def _known_pids(plan: dict) -> dict[str, int]:
+    """NLB node PIDs saved with the plan that still are those nodes' HAProxy masters (checked in /proc:
+    its command, and the hostname the runtime gave the container), so no engine call is needed."""
+    out = {}
+    for name, pid in (plan.get("container_pids") or {}).items():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline.startswith(b"haproxy\0") and f"HOSTNAME={name[:63]}".encode() in environ:
+            out[name] = pid
+    return out
 
 
 class Transaction:
@@ -95,6 +144,7 @@ class Transaction:
         self.view = read_view(lab)
         self.record = self.view.record
         self.now = timestamp()
+        self.timings: dict[str, float] = {}  # seconds per reconcile phase (cut, stop, clear, wire, start, addons)
 
     # -- lookups (every miss is bad input naming what exists) -----------------------------------
     def account(self, ref: str) -> Account:
@@ -136,11 +186,12 @@ class Transaction:
         from lab.apply.reconcile import reconcile
 
         topo, plan = self._validate(new_raw, action)
-        ctx = ApplyContext(plan=plan, state=self.state, progress=self.progress, runtime=_runtime(plan))
+        ctx = ApplyContext(plan=plan, state=self.state, progress=self.progress, runtime=_LazyRuntime(),
+                           container_pids=_known_pids(self.view.plan))
         failed: dict[str, str] = {}
         try:
             try:
-                reconcile(ctx, self.view.plan)
+                self.timings.update(reconcile(ctx, self.view.plan).seconds)
             except LabInputError:
                 raise
             except Exception as err:  # noqa: BLE001 - any failure of the data plane is reported, then rolled back
@@ -166,8 +217,7 @@ class Transaction:
         return failed
 
     def _validate(self, raw: dict, action: str):
-        text = edit.dump(raw)
-        topo = parse_topology(text, source=f"lab {self.lab!r} after {action}")
+        topo = _validated(raw, lambda: edit.dump(raw), f"lab {self.lab!r} after {action}")
         return topo, build_plan(topo, self.lab, previous=self.view.plan)
 
     def _save(self, raw: dict, plan: Plan, ctx: ApplyContext) -> None:
@@ -176,9 +226,11 @@ class Transaction:
         tmp.replace(self.state.topology_file)
         self.state.save_plan({**plan.to_dict(), "container_pids": ctx.container_pids})
 
-    def publish(self, events: list[dict]) -> list[dict]:
+    def publish(self, change: Change, events: list[dict]) -> None:
         self.record.save()
-        return EventLog(self.state).append(events)
+        change.events = EventLog(self.state).append(events)
+        change.view = self.view
+        change.timings = dict(self.timings)
 
     def event(self, ep: Endpoint, name: str, state: str, actor: Account, vpce_id: str | None = None) -> dict:
         return shapes.event(self.view, ep, name, state, actor.arn, self.now, vpce_id)
@@ -187,17 +239,9 @@ class Transaction:
         return shapes.endpoint(self.view, ep)
 
 
-def _runtime(plan: Plan):
-    if not plan.nodes:
-        return None
-    from lab.apply.api import runtime
-
-    return runtime()
-
-
 def _deliver(change: Change, lab: str, progress: Progress, t0: float) -> Change:
     """Hand the events to the subscribers (after the unlock), then report a failed data plane (exit 1)."""
-    change.deliveries = notify.deliver(LabState(lab), read_view(lab), change.events, progress)
+    change.deliveries = notify.deliver(LabState(lab), change.view or read_view(lab), change.events, progress)
     change.seconds = time.perf_counter() - t0
     if change.failed:
         raise ControlPlaneError(f"{change.action}: the data plane of {', '.join(change.failed)} could not be made "
@@ -230,7 +274,7 @@ def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: lis
         if workflow.is_live(txn.state_of(ep)):
             events.append(txn.event(ep, "Accept", "available", actor))  # auto-accepted by the service
         change.endpoints = [txn.describe(ep)]
-        change.events = txn.publish(events)
+        txn.publish(change, events)
     return _deliver(change, lab, progress, t0)
 
 
@@ -252,7 +296,7 @@ def delete_endpoints(lab: str, account: str, refs: list[str], progress: Progress
         for ep in eps:
             txn.record.deleted(ep.name, before[ep.name], txn.now, actor.arn)
             change.endpoints.append({**before[ep.name], "State": "deleted", "NetworkInterfaceIds": []})
-        change.events = txn.publish(events)
+        txn.publish(change, events)
     return _deliver(change, lab, progress, t0)
 
 
@@ -292,7 +336,7 @@ def _decide(lab: str, account: str, refs: list[str], action: str, progress: Prog
             if ep.name not in change.failed:
                 events.append(txn.event(ep, workflow.EVENT_OF[action], state, actor))
             change.endpoints.append(txn.describe(ep))
-        change.events = txn.publish(events)
+        txn.publish(change, events)
     return _deliver(change, lab, progress, t0)
 
 

@@ -12,14 +12,20 @@ import copy
 import yaml
 
 
+# libyaml when present: a control-plane command reads and writes the topology on its critical path
+# (a reject must stop traffic within a second), and the C parser is ~10x faster than the Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def load(text: str) -> dict:
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     return data if isinstance(data, dict) else {}
 
 
 def dump(data: dict) -> str:
     header = "# Desired state of this lab, kept by `lab` (lab up, then the control plane's changes).\n"
-    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+    return header + yaml.dump(data, Dumper=_DUMPER, sort_keys=False, default_flow_style=None, width=120)
 
 
 def _endpoints(data: dict) -> list[dict]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lab.apply.context import Progress
 from lab.privatelink import notify
-from lab.privatelink.control import Transaction, locked, read_view
+from lab.privatelink.control import Change, Transaction, locked
 from lab.privatelink.principals import owner_of_service, owner_of_vpc
 from lab.state.store import LabState
 
@@ -27,9 +27,10 @@ def lab_is_up(state: LabState, progress: Progress) -> list[dict]:
                 events.append(txn.event(ep, "Connect", planned["state"], owner))
                 if planned["state"] in FOLLOW_UP:
                     events.append(txn.event(ep, FOLLOW_UP[planned["state"]], planned["state"], provider))
-            events = txn.publish(events)
-        notify.deliver(state, read_view(state.lab), events, progress)
-        return events
+            change = Change("up")
+            txn.publish(change, events)
+        notify.deliver(state, change.view, change.events, progress)
+        return change.events
     except Exception as err:  # noqa: BLE001 - the lab is up; say what went wrong and keep it
         progress(f"control plane: could not publish the endpoints' events: {err}")
         return []
