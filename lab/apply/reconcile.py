@@ -24,7 +24,6 @@ connections through the other endpoints of a node never notice.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import socket
 import struct
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.apply import links, netns, nodes
+from lab.apply import dns, firewall, links, netns, nodes
 from lab.apply.context import ApplyContext
 from lab.plan.model import Iface, NlbNode, Place, Plan, Rule, VethPair
 from lab.topology.errors import LabInputError
@@ -41,8 +40,6 @@ from lab.topology.errors import LabInputError
 ENI_ROLE = "endpoint-eni"
 RELEASE_TIMEOUT_S = 10.0
 LINK_UP_TIMEOUT_S = 5.0
-# Part B's DNS records and security groups follow the plan too; each module's sync(ctx) is idempotent.
-ADDON_SYNCS = ("lab.apply.dns", "lab.apply.firewall")
 
 
 class ReconcileError(RuntimeError):
@@ -300,12 +297,8 @@ def _config_differs(ctx: ApplyContext, node: NlbNode) -> bool:
 
 
 def _sync_addons(ctx: ApplyContext) -> None:
-    for name in ADDON_SYNCS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:
-                continue  # not written yet (issue #5 part B); once it exists it always runs
-            raise
-        module.sync(ctx)
+    """DNS records and security groups follow the plan (each sync is idempotent and changes only what
+    differs): names appear with an endpoint's acceptance and go with its rejection or deletion."""
+    dns.sync(ctx)
+    firewall.sync(ctx)
 
