@@ -46,10 +46,10 @@ def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
                 runtime.remove(name)
         report.removed["containers"] = len(ours & set(containers))
         # Security group tables (lab.apply.firewall) live in the NLB nodes' namespaces: they went with
-        # their containers. Counted only once the container is really gone.
-        tables = {(e["container"], e["name"]) for e in by_kind.get("nft-table", [])}
+        # their containers. The tables live at this point are those with a last-applied file.
+        tables = list((state.dir / "firewall").glob("*/*.nft"))
         if tables:
-            report.removed["nft-tables"] = sum(1 for node, _ in tables if not runtime.exists(node))
+            report.removed["nft-tables"] = sum(1 for t in tables if not runtime.exists(t.parent.name))
 
     removed_ns = 0
     for entry in reversed(by_kind.get("netns", [])):
