@@ -51,7 +51,8 @@ def verify(lab: str, fmt: str, wait_hc: bool, no_probes: bool, no_ledger: bool, 
     if pcap_dir is not None:
         from lab.verify.pcapfile import write_per_link
 
-        written = write_per_link(pcap_dir, report.ledger.frames(), {n: ln.file_stem for n, ln in report.ledger.links.items()})
+        stems = {n: ln.file_stem for n, ln in report.ledger.links.items()}
+        written = write_per_link(pcap_dir, report.ledger.frames(), stems)
     if fmt == "json":
         data = report.to_dict()
         if written:

@@ -74,7 +74,8 @@ def unplanned_links(plan: dict, paths: NamespacePaths) -> list[Link]:
     """Interfaces found in the lab's namespaces that the plan does not account for."""
     ends = planned_ends(plan)
     vpc_of = {ns["name"]: ns["vpc"] for ns in plan["namespaces"]}
-    places = [("netns", ns["name"]) for ns in plan["namespaces"]] + [("container", n["container"]) for n in plan["nodes"]]
+    places = [("netns", ns["name"]) for ns in plan["namespaces"]]
+    places += [("container", n["container"]) for n in plan["nodes"]]
     found = []
     for kind, name in places:
         try:

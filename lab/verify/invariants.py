@@ -159,7 +159,8 @@ def _ppv2_of_flow(run: FlowRun, found, conn) -> Check:
     if h.crc32c is not None:
         text += ", CRC32C ok"
     if wrong:
-        return Check("ppv2", subject, FAIL, "header has " + ", ".join(f"{k}={got[k]} (expected {want[k]})" for k in wrong),
+        mismatch = ", ".join(f"{k}={got[k]} (expected {want[k]})" for k in wrong)
+        return Check("ppv2", subject, FAIL, "header has " + mismatch,
                      [spec.node_link])
     return Check("ppv2", subject, PASS, text)
 
@@ -226,7 +227,8 @@ def snat_checks(ledger: Ledger, plan: dict) -> list[Check]:
         wrong = [p for p in syns if p.src not in node_ips]
         if wrong:
             checks.append(Check("snat", f"target {entry.link.owner}", FAIL,
-                                f"{len(wrong)} connection(s) to the target came from {', '.join(sorted({p.src for p in wrong}))},"
+                                f"{len(wrong)} connection(s) to the target came from "
+                                f"{', '.join(sorted({p.src for p in wrong}))},"
                                 f" not from an NLB node ({', '.join(sorted(node_ips))})", [name],
                                 "\n".join(f"    {p.summary()}" for p in wrong[:12]), leak=True))
         elif syns:
@@ -288,7 +290,8 @@ def cross_side_check(ledger: Ledger) -> Check:
     between = [n for n, e in ledger.by_link.items() if e.link.side in (BETWEEN, OTHER)
                and any(k in e.conns for k in both)]
     return Check("cross-side", "consumer vs provider links", FAIL,
-                 f"{len(both)} connection(s) seen on both sides" + (f", carried by {', '.join(between)}" if between else ""),
+                 f"{len(both)} connection(s) seen on both sides"
+                 + (f", carried by {', '.join(between)}" if between else ""),
                  between + links, "\n".join(lines), leak=True)
 
 
@@ -327,7 +330,8 @@ def blocked_flow_check(run: FlowRun, trace: Trace, ledger: Ledger) -> Check:
     beyond = _order_leaks(ledger, trace.link_names - {spec.client_link, spec.eni_link})
     if run.ok:
         return Check("sg", spec.name, FAIL, "answered although no security group rule of the ENI admits "
-                                            f"{spec.client_ip} on port {spec.port}", [spec.eni_link], trace.text(ledger))
+                                            f"{spec.client_ip} on port {spec.port}", [spec.eni_link],
+                     trace.text(ledger))
     if beyond:
         return Check("sg", spec.name, FAIL, f"not admitted, yet the flow {_leak_message(ledger, beyond)}", beyond,
                      trace.text(ledger), leak=True)

@@ -150,7 +150,8 @@ class Report:
             for r in runs:
                 c = by_subject.get(r.spec.name)
                 if c is not None and c.status in (FAIL, WARN):
-                    out.append(f"       {MARK[c.status]} {'icmp' if r.spec.proto == 'icmp' else r.spec.port}: {c.message}")
+                    what = "icmp" if r.spec.proto == "icmp" else r.spec.port
+                    out.append(f"       {MARK[c.status]} {what}: {c.message}")
         return out + [""]
 
     def _other_text(self) -> list[str]:
@@ -164,6 +165,29 @@ class Report:
         return out + [""]
 
     # -- JSON ----------------------------------------------------------------------------------
+    def _flow_detail(self, run) -> dict:
+        """Per link: packets, bytes and the 5-tuples the flow used there; the PPv2 headers seen."""
+        from lab.verify.packets import conn_text
+
+        if run.trace is None:
+            return {}
+        per_link = {name: {"packets": len(pkts), "bytes": sum(p.length for p in pkts),
+                           "conns": sorted(conn_text(k) for k in run.trace.conns.get(name, ()))}
+                    for name, pkts in run.trace.links.items()}
+        headers = []
+        for name in run.trace.links:
+            if self.ledger.links[name].kind != "nlb-target":
+                continue
+            found = self.ledger.ppv2(name)
+            for conn in run.trace.conns.get(name, ()):
+                _, a, b = conn
+                for key in ((*a, *b), (*b, *a)):
+                    fh = found.get(key)
+                    if fh is not None:
+                        headers.append({"link": name, "header": fh.header.to_dict() if fh.header else None,
+                                        "error": str(fh.error) if fh.error else None})
+        return {"per_link": per_link, "ppv2": headers}
+
     def to_dict(self) -> dict:
         return {
             "lab": self.lab,
@@ -176,9 +200,10 @@ class Report:
             "leaking_links": self.leaking_links(),
             "checks": [c.to_dict() for c in self.checks],
             "flows": [{"name": r.spec.name, "client": r.spec.client, "endpoint": r.spec.endpoint_id,
-                       "eni": r.spec.eni_ip, "port": r.spec.port, "local": list(r.local) if r.local else None,
-                       "status": r.status, "error": r.error, "token": r.token,
-                       "links": sorted(r.trace.link_names) if r.trace else []} for r in self.flows],
+                       "eni": r.spec.eni_ip, "port": r.spec.port, "expect": r.spec.expect,
+                       "local": list(r.local) if r.local else None, "status": r.status, "error": r.error,
+                       "token": r.token, "links": sorted(r.trace.link_names) if r.trace else [],
+                       **self._flow_detail(r)} for r in self.flows],
             "probes": [{"name": r.spec.name, "proto": r.spec.proto, "port": r.spec.port, "answer": r.answer,
                         "extra_links": r.extra_links} for r in self.probes],
             "dns": [{"name": r.spec.name, "qname": r.spec.qname, "answers": list(r.answers), "error": r.error}

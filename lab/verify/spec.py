@@ -158,7 +158,8 @@ def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | N
             if fe["ip"] != eni["ip"] or fe["vpce_id"] != ep["id"] or (port is not None and fe["port"] != port):
                 continue
             backend = next(b for b in node["backends"] if b["name"] == fe["backend"])
-            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"])) for s in backend["servers"])
+            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"]))
+                            for s in backend["servers"])
             flows.append(FlowSpec(
                 client["Name"], client["PrivateIpAddress"], client["Netns"], ix.instance_link(client["Name"]),
                 ep["id"], ep["name"], eni["id"], eni["ip"], eni["az"], ix.link_of_eni(eni), fe["port"],

@@ -113,7 +113,8 @@ def test_plugin_assertions_fail_with_the_ledger_when_expectations_are_wrong(lab)
     with pytest.raises(AssertionError) as err:
         assert_only_links(flow, ["consumer-subnet/consumer-client", "endpoint-eni/*"])
     text = str(err.value)
-    assert "seen on unexpected link(s): provider-subnet/target-a (provider-subnet), nlb-target/web-nlb@us-east-1a" in text
+    assert ("seen on unexpected link(s): provider-subnet/target-a (provider-subnet), "
+            "nlb-target/web-nlb@us-east-1a") in text
     assert "ledger of links during the capture" in text and "[S]" in text  # the evidence: packets
     with pytest.raises(AssertionError, match="vpce_id='vpce-"):
         assert_ppv2(flow, vpce_id="vpce-00000000000000000")

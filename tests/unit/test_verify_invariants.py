@@ -44,7 +44,8 @@ def conversation(link: str, client: tuple, server: tuple, first: bytes, t0: floa
         return Frame(link, t0 + i * 1e-4, src == s, bytes(pkt / data) if data else bytes(pkt))
 
     return [f(0, c, s, "S", isn, 0), f(1, s, c, "SA", 9000, isn + 1), f(2, c, s, "A", isn + 1, 9001),
-            f(3, c, s, "PA", isn + 1, 9001, first), f(4, s, c, "PA", 9001, isn + 1 + len(first), b"HTTP/1.0 200 OK\r\n"),
+            f(3, c, s, "PA", isn + 1, 9001, first),
+            f(4, s, c, "PA", 9001, isn + 1 + len(first), b"HTTP/1.0 200 OK\r\n"),
             f(5, c, s, "FA", isn + 1 + len(first), 9018)]
 
 
@@ -151,7 +152,8 @@ def test_the_targets_own_view_must_match(basic) -> None:
     plan, links = basic
     vpce = plan["endpoints"][0]["id"]
     run = run_for(plan, links, vpce)
-    run.body = json.dumps({"service": "demo-target", "vpce_id": "vpce-x", "client": "1.2.3.4:5", "eni": "%s:%d" % ENI}).encode()
+    run.body = json.dumps({"service": "demo-target", "vpce_id": "vpce-x", "client": "1.2.3.4:5",
+                           "eni": "%s:%d" % ENI}).encode()
     check = judge(plan, links, flow_frames(vpce), run)[("ppv2", True)]
     assert check.status == "fail" and "vpce_id=vpce-x" in check.message and "client=1.2.3.4:5" in check.message
 
@@ -373,3 +375,18 @@ def test_dns_answers_must_be_the_enis_and_the_query_must_stay_home(basic) -> Non
     assert check.status == "fail" and check.links == ["provider-subnet/target-a"]
     unseen = Ledger(links, [])
     assert inv.dns_check(run, unseen.trace(run.marks), unseen).status == "fail"
+
+
+def test_the_json_report_records_each_flows_links_tuples_and_header(basic) -> None:
+    plan, links = basic
+    vpce = plan["endpoints"][0]["id"]
+    ledger = Ledger(links, flow_frames(vpce))
+    run = run_for(plan, links, vpce)
+    run.trace, run.ledger = ledger.trace(run.marks), ledger
+    flow = json.loads(json.dumps(Report("x", "t", inv.flow_checks(run, run.trace, ledger), ledger,
+                                        flows=[run]).to_dict()))["flows"][0]
+    assert set(flow["per_link"]) == {C_LINK, E_LINK, N_LINK, T_LINK}
+    assert flow["per_link"][E_LINK]["conns"] == ["tcp 10.0.1.10:40000 <-> 10.0.1.253:80"]
+    assert flow["per_link"][T_LINK]["packets"] == 6 and flow["per_link"][T_LINK]["bytes"] > 0
+    header = flow["ppv2"][0]["header"]
+    assert (header["command"], header["src_port"], header["aws_vpce_id"]) == ("PROXY", 40000, vpce)
