@@ -24,7 +24,6 @@ from pydantic import ValidationError
 
 from lab.apply.context import ApplyContext, Progress
 from lab.plan.build import build_plan
-from lab.plan.model import Plan
 from lab.privatelink import choose, edit, notify, shapes, workflow
 from lab.privatelink.principals import (
     Account, normalize_principal, require_endpoint_owner, require_may_create, require_service_owner, resolve_account,
@@ -208,23 +207,23 @@ class Transaction:
                 except Exception as undo_err:  # noqa: BLE001
                     raise ControlPlaneError(f"{action}: the data plane failed ({err}) and so did its rollback "
                                             f"({undo_err}); `lab down` removes everything") from undo_err
-            self._save(new_raw, plan, ctx)
+            saved = {**plan.to_dict(), "container_pids": ctx.container_pids}
+            self._save(new_raw, saved)
         finally:
             ctx.close()
         self.raw = new_raw
-        self.view = shapes.LabView(self.lab, topo, {**plan.to_dict(), "container_pids": ctx.container_pids},
-                                   self.record)
+        self.view = shapes.LabView(self.lab, topo, saved, self.record)
         return failed
 
     def _validate(self, raw: dict, action: str):
         topo = _validated(raw, lambda: edit.dump(raw), f"lab {self.lab!r} after {action}")
         return topo, build_plan(topo, self.lab, previous=self.view.plan)
 
-    def _save(self, raw: dict, plan: Plan, ctx: ApplyContext) -> None:
+    def _save(self, raw: dict, plan: dict) -> None:
         tmp = self.state.topology_file.with_suffix(".tmp")
         tmp.write_text(edit.dump(raw))
         tmp.replace(self.state.topology_file)
-        self.state.save_plan({**plan.to_dict(), "container_pids": ctx.container_pids})
+        self.state.save_plan(plan)
 
     def publish(self, change: Change, events: list[dict]) -> None:
         self.record.save()
