@@ -85,6 +85,13 @@ def refused(plan, client: str, ip: str) -> bool:
     return False
 
 
+def resolve(client: str, name: str) -> set[str]:
+    """What the client's VPC resolver answers for a name (lab.apply.dns keeps it in step with the plan)."""
+    out = subprocess.run([*CLI, "exec", "--name", LAB, client, "--", "dig", "+short", "+time=1", "+tries=2", name],
+                         capture_output=True, text=True, timeout=30, check=True)
+    return set(out.stdout.split())
+
+
 def node_links(container: str) -> set[str]:
     pid = api.runtime().pid(container)
     return {line.split(":")[0].strip() for line in Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]}
@@ -142,6 +149,8 @@ def test_a_pending_endpoint_has_no_data_plane(plan):
 
 def test_accept_makes_the_data_plane_and_three_tenants_are_told_apart(plan):
     c = endpoints()["tenant-c-saas"]
+    regional = c["DnsEntries"][0]["DnsName"]
+    assert resolve("c-client", regional) == set()  # no name before acceptance
     out = lab("endpoint", "accept", "--account", "provider", c["VpcEndpointId"], "--format", "json")
     assert out["VpcEndpoints"][0]["State"] == "available"
     assert [e["ConnectionEvent"] for e in out["Events"]] == ["Accept"]
@@ -155,6 +164,7 @@ def test_accept_makes_the_data_plane_and_three_tenants_are_told_apart(plan):
             assert answer["vpce_id"] == ep["VpcEndpointId"]  # from TLV 0xEA: the only thing that differs
             assert answer["client"].split(":")[0] == CLIENT_IP
             assert answer["eni"] == f"{eni['PrivateIpAddress']}:80" and answer["az"] == eni["AvailabilityZone"]
+    assert resolve("c-client", regional) == {e["PrivateIpAddress"] for e in eps["tenant-c-saas"]["Lab"]["Enis"]}
 
 
 # -- create, principals, reject, delete: one transition and one event each ---------------------------
@@ -226,11 +236,14 @@ def test_reject_of_a_pending_connection_publishes_reject(plan):
 
 def test_reject_of_an_available_connection_stops_its_traffic(plan):
     second = endpoints()["a-second"]
+    regional = second["DnsEntries"][0]["DnsName"]
+    assert resolve("a-client", regional) == {e["PrivateIpAddress"] for e in second["Lab"]["Enis"]}
     out = lab("endpoint", "reject", "--account", "provider", "a-second", "--format", "json")
     assert out["VpcEndpoints"][0]["State"] == "rejected" and out["VpcEndpoints"][0]["NetworkInterfaceIds"] == []
     for eni in second["Lab"]["Enis"]:
         assert refused(plan, "a-client", eni["PrivateIpAddress"])
         assert eni["Leg"] not in node_links(eni["NlbNode"])
+    assert resolve("a-client", regional) == set()
     first = endpoints()["tenant-a-saas"]  # the tenant's other endpoint is untouched
     assert request(plan, "a-client", first["Lab"]["Enis"][0]["PrivateIpAddress"])["vpce_id"] == first["VpcEndpointId"]
 
