@@ -9,23 +9,24 @@ Names come and go with endpoint state WITHOUT restarting the resolver:
   answer changes within ~40 ms) and serves it with no restart.
 - CNAMEs (private DNS names, aliases) are the hard part: `cname=` exists only in dnsmasq's main
   config, which it reads once (SIGHUP does not re-read it), and its target must be a name dnsmasq
-  holds itself. So each VPC with CNAMEs gets a second dnsmasq, the CNAME server, on 127.0.0.1 in the
+  holds itself. So each VPC with CNAMEs gets a second dnsmasq, a CNAME server, on 127.0.0.1 in the
   same namespace, holding the `cname=` lines and reading the same hosts folder (so it answers
   CNAME + A in one reply). The resolver sends exactly the CNAME names that should answer now to it,
   through a `servers-file=` (which dnsmasq DOES re-read on SIGHUP). A CNAME appears or disappears
   with a rewrite of that file and a SIGHUP of the resolver (measured: answers change 3-5 ms after).
-  The CNAME server is loaded with every CNAME the VPC could serve (plan: Resolver.cname_pool, i.e.
-  whatever the endpoints' states and the domains' verifications), so accept, reject and
-  verification never touch a process. Only a CNAME new to the VPC (an endpoint created later with
-  aliases or private DNS) needs a new CNAME server: it starts on the other port, the resolver is
-  switched to it (SIGHUP), the old one stops. The resolver at base + 2 keeps its PID for the lab's
-  whole life. One limit, measured: dnsmasq drops a reply from a server that a SIGHUP just removed
-  from its list, so a query forwarded to the old CNAME server in the ~1 ms before the switch is
-  lost, and that client retries after its timeout (resolv.conf here: timeout:1 attempts:2).
-  Seen: 1 such retry in ~1450 queries during 20 switches at ~700 queries/s.
+  A CNAME server is loaded with every CNAME the VPC could serve (plan: Resolver.cname_pool, whatever
+  the endpoints' states and the domains' verifications), so accept, reject and verification never
+  start or stop a process.
+- A name, once routed to a CNAME server, stays routed to that server until the name goes away.
+  Measured: when a SIGHUP removes a server entry, dnsmasq drops the queries it had forwarded there
+  (the reply is ignored, and a client's retry may even be attached to the dead query), so moving a
+  live name to another server loses answers. Hence, when a CNAME new to the VPC appears (an endpoint
+  created later with aliases or private DNS), a NEW CNAME server starts on the next port and only the
+  new names go to it; older servers keep their names and stop once they have none (the newest one
+  always stays). The resolver at base + 2 keeps its PID for the lab's whole life.
 - Order keeps answers whole: CNAMEs leave before their targets, and targets arrive before CNAMEs.
 
-Files, in the state dir: dns/<vpc>/{resolver.conf, servers.conf, cname-<gen>.conf, hosts.d/, live.json};
+Files, in the state dir: dns/<vpc>/{resolver.conf, servers.conf, cname-<n>.conf, hosts.d/, live.json};
 logs in logs/dns-<vpc>.log and logs/dns-<vpc>-cname.log. Processes carry an owner token (journal
 kind "process"), resolv.conf files and the /etc/netns folders we make are journaled as "path":
 `lab down` removes exactly them.
@@ -52,7 +53,7 @@ from lab.plan.model import Place
 from lab.resources import data_dir
 
 DNS_PORT = 53
-CNAME_PORTS = (5301, 5302)  # alternate, so a new CNAME server is up before the old one goes
+CNAME_PORTS = range(5301, 5400)  # one per live CNAME server of a VPC (its router namespace's loopback)
 TTL_S = 5  # short, so a name that went away is not held by a caching client for long (AWS uses 60)
 START_TIMEOUT_S = 5.0
 ETC_NETNS = Path("/etc/netns")
@@ -88,8 +89,9 @@ def hosts_files(resolver: Resolver) -> dict[str, str]:
     return {name: "\n".join(lines) + "\n" for name, lines in sorted(files.items())}
 
 
-def servers_file(cnames: list[tuple[str, str]], port: int) -> str:
-    return "".join(f"server=/{name}/127.0.0.1#{port}\n" for name, _ in cnames)
+def servers_file(routes: dict[str, int]) -> str:
+    """The resolver's servers-file: each CNAME name that answers now -> the port of its CNAME server."""
+    return "".join(f"server=/{name}/127.0.0.1#{port}\n" for name, port in sorted(routes.items()))
 
 
 def resolv_conf(lab: str, resolver: Resolver) -> str:
@@ -114,16 +116,21 @@ def sync(ctx: ApplyContext) -> None:
             _stop_all(live)
             continue
         _ensure_resolver(ctx, resolver, live)
-        wanted = sorted((r.name, r.values[0]) for r in resolver.cnames())
-        # 1. CNAMEs that go away stop answering before anything else changes.
-        _route_cnames(live, [c for c in live.routed() if c in wanted])
+        wanted = {r.name: r.values[0] for r in resolver.cnames()}
+        # 1. CNAMEs that go away (or would change target) stop answering before anything else changes.
+        routed = {n: r for n, r in live.routed().items() if wanted.get(n) == r["target"]}
+        _route(live, routed)
         # 2. A records: new and changed files in, stale files out (dnsmasq picks them up by itself).
         _write_hosts(live.dir / "hosts.d", hosts_files(resolver))
-        # 3. CNAMEs that come: a CNAME server holding them, then route them to it. It is loaded with
-        #    every CNAME the VPC could serve, so later state changes and verifications only re-route.
-        if wanted and not set(wanted) <= set(live.held()):
-            _start_cname_server(ctx, resolver, live, sorted(set(resolver.cname_pool) | set(wanted)))
-        _route_cnames(live, wanted)
+        # 3. CNAMEs that come: to the newest server holding them, or to a new one loaded with the pool.
+        missing = {n: t for n, t in wanted.items() if n not in routed}
+        if missing and any(_holder(live, n, t) is None for n, t in missing.items()):
+            _start_cname_server(ctx, resolver, live, sorted(set(resolver.cname_pool) | set(wanted.items())))
+        for name, target in missing.items():
+            routed[name] = {"target": target, "port": _holder(live, name, target)["port"]}
+        _route(live, routed)
+        # 4. Servers left without names stop (their entries are gone already); the newest stays.
+        _retire_idle(live)
         live.save()
 
 
@@ -140,14 +147,15 @@ class _Live:
         tmp.write_text(json.dumps(self.data, indent=1))
         tmp.replace(self.file)
 
-    def held(self) -> list[tuple[str, str]]:
-        cname = self.data.get("cname")
-        if not cname or not processes.pids_with_token(cname["token"]):
-            return []
-        return [tuple(c) for c in cname["cnames"]]
+    def servers(self) -> list[dict]:
+        """Live CNAME servers, oldest first (one that died is forgotten, and its names re-routed)."""
+        alive = [s for s in self.data.get("cname_servers", []) if processes.pids_with_token(s["token"])]
+        self.data["cname_servers"] = alive
+        return alive
 
-    def routed(self) -> list[tuple[str, str]]:
-        return [tuple(c) for c in self.data.get("routed", [])]
+    def routed(self) -> dict[str, dict]:
+        ports = {s["port"] for s in self.servers()}
+        return {n: r for n, r in self.data.get("routed", {}).items() if r["port"] in ports}
 
 
 def _journaled(ctx: ApplyContext) -> set[str]:
@@ -188,7 +196,7 @@ def _ensure_resolver(ctx: ApplyContext, resolver: Resolver, live: _Live) -> None
         return
     (live.dir / "hosts.d").mkdir(parents=True, exist_ok=True)
     (live.dir / "servers.conf").write_text("")
-    live.data["routed"] = []
+    live.data["routed"] = {}
     conf = live.dir / "resolver.conf"
     conf.write_text(render_config(ctx.plan.lab, resolver, live.dir, role="resolver", port=DNS_PORT))
     token = processes.new_token(ctx.plan.lab, f"dns:{resolver.vpc}")
@@ -220,11 +228,18 @@ def _spawn(ctx: ApplyContext, resolver: Resolver, live: _Live, conf: Path, token
     return pid
 
 
+def _holder(live: _Live, name: str, target: str) -> dict | None:
+    """The newest live CNAME server that holds name -> target."""
+    return next((s for s in reversed(live.servers()) if [name, target] in s["cnames"]), None)
+
+
 def _start_cname_server(ctx: ApplyContext, resolver: Resolver, live: _Live, cnames: list[tuple[str, str]]) -> None:
-    old = live.data.get("cname")
-    generation = (old or {}).get("generation", 0) + 1
-    busy = old["port"] if old and processes.pids_with_token(old["token"]) else None
-    port = next(p for p in CNAME_PORTS if p != busy)
+    servers = live.servers()
+    generation = live.data.get("generation", 0) + 1  # numbers config files and logs; never reused
+    busy = {s["port"] for s in servers}
+    port = next((p for p in CNAME_PORTS if p not in busy), None)
+    if port is None:
+        raise DnsError(f"VPC {resolver.vpc} has {len(busy)} CNAME servers running; no port left")
     conf = live.dir / f"cname-{generation}.conf"
     conf.write_text(render_config(ctx.plan.lab, resolver, live.dir, role="cname", port=port, cnames=cnames,
                                   generation=generation))
@@ -232,10 +247,9 @@ def _start_cname_server(ctx: ApplyContext, resolver: Resolver, live: _Live, cnam
     ctx.state.journal.record("process", token=token, vpc=resolver.vpc, role="dns-cname-server")
     _spawn(ctx, resolver, live, conf, token, "127.0.0.1", port, f"dns-{resolver.vpc}-cname.log")
     _wait_answering(resolver, port, cnames, token)
-    live.data["cname"] = {"token": token, "port": port, "generation": generation, "cnames": [list(c) for c in cnames]}
-    if old:
-        # The old server keeps answering until the resolver has switched (next _route_cnames), then stops.
-        live.data.setdefault("retired", []).append(old["token"])
+    live.data["generation"] = generation
+    live.data["cname_servers"] = servers + [{"token": token, "port": port, "generation": generation,
+                                             "cnames": [list(c) for c in cnames]}]
     live.save()
 
 
@@ -297,28 +311,32 @@ def _skip_name(message: bytes, offset: int) -> int:
         offset += 1 + length
 
 
-def _route_cnames(live: _Live, cnames: list[tuple[str, str]]) -> None:
-    """Point the resolver at the CNAME server for exactly these names (servers-file + SIGHUP)."""
-    cname = live.data.get("cname")
-    port = cname["port"] if cname else CNAME_PORTS[0]
-    text = servers_file(cnames, port)
+def _route(live: _Live, routed: dict[str, dict]) -> None:
+    """Point the resolver at the CNAME servers for exactly these names (servers-file + SIGHUP)."""
+    text = servers_file({name: r["port"] for name, r in routed.items()})
     path = live.dir / "servers.conf"
-    if live.routed() == cnames and path.exists() and path.read_text() == text:
+    if path.exists() and path.read_text() == text:
+        live.data["routed"] = routed
         return
     tmp = live.dir / ".servers.conf.tmp"
     tmp.write_text(text)
     tmp.replace(path)
     for pid in processes.pids_with_token(live.data["resolver"]["token"]):
         os.kill(pid, signal.SIGHUP)  # re-reads the servers file; the process (and its PID) stays
-    live.data["routed"] = [list(c) for c in cnames]
-    retired = live.data.pop("retired", [])
-    if retired:
-        time.sleep(0.05)  # let queries already forwarded to the old server come back
-        processes.stop(retired)
+    live.data["routed"] = routed
+
+
+def _retire_idle(live: _Live) -> None:
+    servers = live.servers()
+    used = {r["port"] for r in live.data.get("routed", {}).values()}
+    idle = [s for s in servers[:-1] if s["port"] not in used]
+    if idle:
+        processes.stop([s["token"] for s in idle])
+        live.data["cname_servers"] = [s for s in servers if s not in idle]
 
 
 def _stop_all(live: _Live) -> None:
-    tokens = [live.data.get(k, {}).get("token") for k in ("resolver", "cname")]
+    tokens = [live.data.get("resolver", {}).get("token")] + [s["token"] for s in live.data.get("cname_servers", [])]
     processes.stop([t for t in tokens if t])
     live.data = {}
     if live.file.exists():
@@ -342,12 +360,11 @@ def _write_hosts(hosts_dir: Path, files: dict[str, str]) -> None:
 # -- reading (lab dns records) -----------------------------------------------------------------
 
 def running(lab_state_dir: Path, vpc: str) -> dict:
-    """Whether the VPC's resolver and CNAME server run, with their PIDs (from live.json and /proc)."""
+    """The PIDs of the VPC's resolver and CNAME servers, and the servers' ports (live.json and /proc)."""
     path = lab_state_dir / "dns" / vpc / "live.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    out = {}
-    for key in ("resolver", "cname"):
-        token = data.get(key, {}).get("token")
-        out[key] = processes.pids_with_token(token) if token else []
-    out["cname_port"] = data.get("cname", {}).get("port")
-    return out
+    token = data.get("resolver", {}).get("token")
+    servers = [s for s in data.get("cname_servers", []) if processes.pids_with_token(s["token"])]
+    return {"resolver": processes.pids_with_token(token) if token else [],
+            "cname": [pid for s in servers for pid in processes.pids_with_token(s["token"])],
+            "cname_ports": [s["port"] for s in servers]}

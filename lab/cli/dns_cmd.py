@@ -47,7 +47,7 @@ def records(lab: str, vpc: str | None, fmt: str) -> None:
         live = running(LabState(lab).dir, r["vpc"])
         out.append({"Vpc": r["vpc"], "Address": r["ip"], "Namespace": r["netns"], "DnsSupport": r["enabled"],
                     "ResolverPids": live["resolver"], "CnameServerPids": live["cname"],
-                    "CnameServerPort": live["cname_port"],
+                    "CnameServerPorts": live["cname_ports"],
                     "Records": [{"Name": x["name"], "Type": x["type"], "Values": x["values"], "Origin": x["origin"],
                                  "Endpoint": x["endpoint"]} for x in r["records"]]})
     if fmt == "json":

@@ -61,10 +61,10 @@ def test_hosts_files_hold_only_a_records_one_file_per_source(consumer):
     assert not any("web.internal" in text or "api.example.com" in text for text in files.values())
 
 
-def test_servers_file_sends_exactly_the_cname_names_to_the_cname_server():
-    text = servers_file([("web.internal", "t1"), ("api.example.com", "t2")], 5302)
-    assert text.splitlines() == ["server=/web.internal/127.0.0.1#5302", "server=/api.example.com/127.0.0.1#5302"]
-    assert servers_file([], 5301) == ""
+def test_servers_file_sends_each_cname_name_to_its_own_cname_server():
+    text = servers_file({"web.internal": 5302, "api.example.com": 5301})
+    assert text.splitlines() == ["server=/api.example.com/127.0.0.1#5301", "server=/web.internal/127.0.0.1#5302"]
+    assert servers_file({}) == ""
 
 
 def test_resolv_conf_points_at_the_vpc_resolver(consumer):
