@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode == 0:
         report["state"] = json.loads(done.stdout)["VpcEndpoints"][0]["State"]
     else:
-        report["error"] = done.stderr.strip().splitlines()[-1:] or ""
+        report["error"] = (done.stderr.strip().splitlines() or [""])[-1]
     print(json.dumps(report))
     return 0 if done.returncode == 0 else 1
 

@@ -8,6 +8,7 @@ change is applied to the LIVE lab, without disturbing the traffic of other endpo
 - workflow    the endpoint state machine (pure)
 - principals  accounts, principals, who may do what (pure)
 - edit        edits of the stored topology's YAML data (pure)
+- choose      what a command acts on, from what the user typed (endpoints, subnets, a new name)
 - shapes      AWS-shaped JSON (DescribeVpcEndpoints, ...)
 - records     the control record, the event log and the delivery log in the state folder
 - control     the commands: lock, check, edit, validate, re-plan, reconcile, save, publish
