@@ -141,6 +141,7 @@ class _Live:
         self.dir = path
         self.file = path / "live.json"
         self.data: dict = json.loads(self.file.read_text()) if self.file.exists() else {}
+        self._checked = False
 
     def save(self) -> None:
         tmp = self.file.with_suffix(".tmp")
@@ -148,10 +149,13 @@ class _Live:
         tmp.replace(self.file)
 
     def servers(self) -> list[dict]:
-        """Live CNAME servers, oldest first (one that died is forgotten, and its names re-routed)."""
-        alive = [s for s in self.data.get("cname_servers", []) if processes.pids_with_token(s["token"])]
-        self.data["cname_servers"] = alive
-        return alive
+        """Live CNAME servers, oldest first (one that died is forgotten, and its names re-routed).
+        Checked against /proc once per sync; starting and retiring servers keep the list current."""
+        if not self._checked:
+            self.data["cname_servers"] = [s for s in self.data.get("cname_servers", [])
+                                          if processes.pids_with_token(s["token"])]
+            self._checked = True
+        return self.data["cname_servers"]
 
     def routed(self) -> dict[str, dict]:
         ports = {s["port"] for s in self.servers()}
