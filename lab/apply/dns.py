@@ -135,7 +135,8 @@ def sync(ctx: ApplyContext) -> None:
 
 
 class _Live:
-    """What runs for one VPC (live.json): the resolver's token, the CNAME server's token, port and names."""
+    """What runs for one VPC (live.json): the resolver's token; the CNAME servers (token, port, the
+    CNAMEs each holds), oldest first; and `routed`, each answering CNAME name -> its target and server port."""
 
     def __init__(self, path: Path):
         self.dir = path
