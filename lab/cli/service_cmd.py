@@ -131,3 +131,21 @@ def cross_zone(lab: str, service_ref: str, account: str, enabled: bool, fmt: str
         return
     stdout.print(f"cross-zone load balancing of {service_ref}'s NLB is now {'on' if enabled else 'off'} "
                  f"({change.seconds * 1000:.0f} ms)")
+
+
+@service.command()
+@name_option
+@click.argument("service_ref", metavar="SERVICE")
+@click.option("--account", "-a", required=True, metavar="ACCOUNT", help="Act as this account (the service owner).")
+@click.option("--acceptance-required/--no-acceptance-required", "required", required=True,
+              help="Whether new endpoints wait for the provider (pendingAcceptance) or are available at once.")
+@format_option
+def modify(lab: str, service_ref: str, account: str, required: bool, fmt: str) -> None:
+    """Change whether the service requires acceptance (ModifyVpcEndpointServiceConfiguration)."""
+    from lab.privatelink import control
+
+    change = control.set_acceptance(lab, account, service_ref, required, progress)
+    if fmt == "json":
+        emit_json({"ReturnValue": True, "AcceptanceRequired": required, "Seconds": round(change.seconds, 3)})
+        return
+    stdout.print(f"{service_ref}: acceptance {'required' if required else 'not required'} for new endpoints")

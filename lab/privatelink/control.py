@@ -372,7 +372,21 @@ def _permissions(lab: str, account: str, service: str, principals: list[str], ad
     return change
 
 
-# -- provider: NLB attributes ----------------------------------------------------------------------
+# -- provider: service and NLB attributes ----------------------------------------------------------
+
+def set_acceptance(lab: str, account: str, service: str, required: bool, progress: Progress = _quiet) -> Change:
+    """ModifyVpcEndpointServiceConfiguration --[no-]acceptance-required: applies to endpoints created
+    from now on (existing connections keep their state, as on AWS)."""
+    t0 = time.perf_counter()
+    change = Change("acceptance")
+    with locked(LabState(lab)):
+        txn = Transaction(lab, progress)
+        actor, svc = txn.account(account), txn.service(service)
+        require_service_owner(txn.view.topo, actor, svc, "change its configuration")
+        txn.apply(edit.set_service_key(txn.raw, svc.name, "acceptance_required", required), change.action, set())
+    change.seconds = time.perf_counter() - t0
+    return change
+
 
 def set_cross_zone(lab: str, account: str, service: str, enabled: bool, progress: Progress = _quiet) -> Change:
     """ModifyLoadBalancerAttributes load_balancing.cross_zone.enabled on the service's NLB: live, by a

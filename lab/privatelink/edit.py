@@ -72,8 +72,12 @@ def remove_endpoints(data: dict, names: set[str]) -> dict:
 
 
 def set_principals(data: dict, service: str, principals: list[str]) -> dict:
+    return set_service_key(data, service, "allowed_principals", list(principals))
+
+
+def set_service_key(data: dict, service: str, key: str, value) -> dict:
     out = copy.deepcopy(data)
-    _service(out, service)["allowed_principals"] = list(principals)
+    _service(out, service)[key] = value
     return out
 
 

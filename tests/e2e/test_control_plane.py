@@ -262,6 +262,34 @@ def test_delete_publishes_delete_and_the_endpoint_shows_deleted(plan):
     assert "never reused" in err
 
 
+def test_delete_of_a_pending_endpoint_publishes_delete(plan):
+    created = lab("endpoint", "create", "--account", "tenant-c", "--vpc", "tenant-c", "--service", "saas",
+                  "--endpoint-name", "c-pend", "--format", "json")["VpcEndpoint"]
+    out = lab("endpoint", "delete", "--account", "tenant-c", "c-pend", "--format", "json")
+    assert [(e["ConnectionEvent"], e["VpcEndpointId"]) for e in out["Events"]] == [("Delete", created["VpcEndpointId"])]
+    assert lab("endpoint", "show", created["VpcEndpointId"], "--format", "json")["State"] == "deleted"
+
+
+def test_a_service_without_acceptance_makes_new_endpoints_available_at_once(plan):
+    assert lab("service", "modify", "saas", "--account", "tenant-b", "--no-acceptance-required", code=2)
+    lab("service", "modify", "saas", "--account", "provider", "--no-acceptance-required", "--format", "json")
+    try:
+        out = lab("endpoint", "create", "--account", "tenant-b", "--vpc", "tenant-b", "--service", "saas",
+                  "--endpoint-name", "b-auto", "--format", "json")
+    finally:
+        lab("service", "modify", "saas", "--account", "provider", "--acceptance-required", "--format", "json")
+    ep = out["VpcEndpoint"]
+    assert ep["State"] == "available" and len(ep["NetworkInterfaceIds"]) == 2
+    assert [(e["ConnectionEvent"], e["VpcEndpointState"]) for e in out["Events"]] == \
+        [("Connect", "available"), ("Accept", "available")]
+    for eni in ep["Lab"]["Enis"]:
+        assert request(plan, "b-client", eni["PrivateIpAddress"])["vpce_id"] == ep["VpcEndpointId"]
+    # an available endpoint deleted by its owner: deleted, its traffic gone
+    out = lab("endpoint", "delete", "--account", "tenant-b", "b-auto", "--format", "json")
+    assert [e["ConnectionEvent"] for e in out["Events"]] == ["Delete"]
+    assert all(refused(plan, "b-client", eni["PrivateIpAddress"]) for eni in ep["Lab"]["Enis"])
+
+
 # -- failed: an accept whose legs cannot be made -----------------------------------------------------
 
 def test_an_accept_whose_legs_cannot_be_made_is_failed_and_rolled_back(plan):
