@@ -33,6 +33,7 @@ from lab.privatelink import control
 POLL_S = 0.005
 ATTEMPT_TIMEOUT_S = 0.1
 POLL_LIMIT_S = 15.0
+POLL_MAX_ATTEMPTS = 3000  # bounded in count as well as in time
 
 TOPOLOGY = {
     "description": "control-plane benchmark: one service, one consumer VPC that takes up to 50 endpoints",
@@ -71,7 +72,9 @@ class FirstAnswer:
 
     def _run(self) -> None:
         deadline = time.monotonic() + POLL_LIMIT_S
-        while not self.stop.is_set() and time.monotonic() < deadline:
+        for _ in range(POLL_MAX_ATTEMPTS):
+            if self.stop.is_set() or time.monotonic() > deadline:
+                return
             with netns.entered(self.ns):
                 sock = socket.socket()
             try:

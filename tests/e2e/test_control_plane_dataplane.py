@@ -195,27 +195,45 @@ def test_cross_zone_off_keeps_each_node_in_its_az_and_on_spreads_over_both(plan)
 # -- reject and delete: traffic stops within a second ------------------------------------------------
 
 class Capture:
-    """tcpdump on a consumer subnet bridge, in the VPC router's namespace: packets sent by one address."""
+    """tcpdump on a consumer subnet bridge, in the VPC router's namespace: packets sent by one address.
+    Bounded: at most MAX_PACKETS packets (-c), and killed by a guard timer after MAX_SECONDS."""
+
+    MAX_PACKETS, MAX_SECONDS = 100_000, 60.0
 
     def __init__(self, router_ns: str, bridge: str, src: str, path: Path):
         self.path = path
-        self.proc = subprocess.Popen(["ip", "netns", "exec", router_ns, "tcpdump", "-i", bridge, "-n", "-U",
-                                      "-w", str(path), f"tcp and src host {src}"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.argv = ["ip", "netns", "exec", router_ns, "tcpdump", "-i", bridge, "-n", "-U", "-c",
+                     str(self.MAX_PACKETS), "-w", str(path), f"tcp and src host {src}"]
+        self.times: list[float] = []
+
+    def __enter__(self) -> Capture:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.guard = threading.Timer(self.MAX_SECONDS, self.proc.kill)
+        self.guard.start()
         deadline = time.monotonic() + 10
         line = ""
-        while "listening on" not in line and time.monotonic() < deadline:
+        while "listening on" not in line and time.monotonic() < deadline and self.proc.poll() is None:
             line = self.proc.stderr.readline()
-        assert "listening on" in line, f"tcpdump did not start: {line}"
+        if "listening on" not in line:
+            self.__exit__()
+            raise AssertionError(f"tcpdump did not start: {line}")
+        return self
 
-    def stop(self) -> list[float]:
-        """Stop it (a process we started) and return the capture's packet times."""
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=10)
+    def __exit__(self, *exc) -> None:
+        """Stop it (the process we started) and read the capture's packet times."""
+        self.guard.cancel()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         import scapy.layers.l2  # noqa: F401 - registers Ethernet, so frames are parsed, not Raw
         from scapy.utils import rdpcap
 
-        return [float(p.time) for p in rdpcap(str(self.path))]
+        if self.path.exists():
+            self.times = [float(p.time) for p in rdpcap(str(self.path))]
 
 
 def _measure_cut(plan, tmp_path: Path, tenant: str, command: tuple[str, ...]) -> dict:
@@ -224,12 +242,11 @@ def _measure_cut(plan, tmp_path: Path, tenant: str, command: tuple[str, ...]) ->
     ns = ns_of(plan, f"{tenant}-client")
     capture = Capture(f"pl-{LAB}.tenant-{tenant}", "br-" + eni["Subnet"], eni["PrivateIpAddress"],
                       tmp_path / f"{tenant}.pcap")
-    held = connect(ns, eni["PrivateIpAddress"], 2.0)  # established before the change, request half sent
-    held.sendall(b"GET / HTTP/1.0\r\n")
-    held_client = "%s:%d" % held.getsockname()
     probes = Loop(ns, eni["PrivateIpAddress"], ep["VpcEndpointId"], max_requests=400, max_seconds=15,
                   timeout=0.3, pause=0.02)
-    with held, probes:
+    with capture, connect(ns, eni["PrivateIpAddress"], 2.0) as held, probes:
+        held.sendall(b"GET / HTTP/1.0\r\n")  # established before the change, its request half sent
+        held_client = "%s:%d" % held.getsockname()
         time.sleep(0.4)
         t0 = time.time()
         lab(*command)
@@ -242,7 +259,7 @@ def _measure_cut(plan, tmp_path: Path, tenant: str, command: tuple[str, ...]) ->
             cut_reply = held.recv(65536)
         except OSError:
             cut_reply = b""
-    times = capture.stop()
+    times = capture.times
     before = [a for a in probes.attempts if a.end < t0]
     first_failure = next(a for a in probes.attempts if not a.ok)
     late = [a for a in probes.attempts if a.start > t1 and a.ok]
