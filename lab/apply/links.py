@@ -43,7 +43,7 @@ def loopback_up(ipr: IPRoute) -> None:
 
 def create_bridge(ctx: ApplyContext, bridge: Bridge) -> None:
     ipr = ctx.netlink(bridge.place)
-    ipr.link("add", ifname=bridge.ifname, kind="bridge")
+    ipr.link("add", ifname=bridge.ifname, kind="bridge", address=bridge.mac)
     idx = index(ipr, bridge.ifname)
     add_addresses(ipr, idx, bridge.addresses)
     ipr.link("set", index=idx, state="up")

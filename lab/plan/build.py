@@ -124,7 +124,8 @@ class _Builder:
         for j, sub in enumerate(vpc.subnets):
             pool = SubnetPool(sub.cidr, f"vpcs[{vpc.name}].subnets[{j}]")
             self.pools[(vpc.name, sub.name)] = pool
-            self.plan.bridges.append(Bridge(rplace, self.bridge_name(sub.name), (pool.cidr(pool.gateway),), sub.name))
+            self.plan.bridges.append(Bridge(rplace, self.bridge_name(sub.name), (pool.cidr(pool.gateway),), sub.name,
+                                            names.gateway_mac(self.lab, vpc.name, sub.name)))
             self.inv["subnets"].append({"SubnetId": self.id("subnet", "subnet", vpc.name, sub.name), "Name": sub.name,
                                         "VpcId": self.id("vpc", "vpc", vpc.name), "CidrBlock": sub.cidr,
                                         "AvailabilityZone": sub.az, "Bridge": self.bridge_name(sub.name)})

@@ -52,6 +52,9 @@ class Bridge:
     ifname: str
     addresses: tuple[str, ...]
     subnet: str
+    # Fixed, because a bridge without one takes the lowest MAC among its ports: adding or removing
+    # an ENI leg would change the gateway's MAC under the instances' ARP caches (~30 s outage).
+    mac: str
 
 
 @dataclass(frozen=True)

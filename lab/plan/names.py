@@ -44,3 +44,9 @@ def temp_ifname(lab: str, key: str, side: str) -> str:
 def ownership_alias(lab: str, key: str) -> str:
     """Written to IFLA_IFALIAS on both ends: proof that a link is ours before cleanup touches it."""
     return f"privatelink-lab:{lab}:{key}"
+
+
+def gateway_mac(lab: str, vpc: str, subnet: str) -> str:
+    """A stable, locally administered, unicast MAC for a subnet's gateway bridge."""
+    raw = digest("mac", lab, vpc, subnet)[:10]
+    return "02:" + ":".join(raw[i:i + 2] for i in range(0, 10, 2))

@@ -121,3 +121,12 @@ def test_endpoint_pending_acceptance_gets_no_leg(tmp_path):
 def test_invalid_lab_names_are_refused(bad):
     with pytest.raises(LabInputError, match="--name"):
         build_plan(load_topology("basic"), bad)
+
+
+def test_gateway_bridges_have_fixed_distinct_unicast_macs(plan):
+    macs = [b.mac for b in plan.bridges]
+    assert len(set(macs)) == len(macs) == 4
+    for mac in macs:
+        first = int(mac.split(":")[0], 16)
+        assert first & 0b10 and not first & 0b1  # locally administered, unicast
+    assert [b.mac for b in build_plan(load_topology("basic"), "default").bridges] == macs
