@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -29,6 +28,7 @@ from lab.privatelink.principals import (
     Account, normalize_principal, require_endpoint_owner, require_may_create, require_service_owner, resolve_account,
 )
 from lab.privatelink.records import EventLog, Record, timestamp
+from lab.privatelink.runtime import LazyRuntime, known_pids
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.topology.load import parse_topology
@@ -103,36 +103,6 @@ def _validated(raw: dict, text, source: str) -> Topology:
     return topo
 
 
-class _LazyRuntime:
-    """The container runtime, connected on first use: the Docker client costs ~0.1 s to import and
-    reach, and a change that reloads no node (or cuts traffic before reloading) should not wait for it."""
-
-    def __init__(self) -> None:
-        self._runtime = None
-
-    def __getattr__(self, name: str):
-        if self._runtime is None:
-            from lab.apply.api import runtime
-
-            self._runtime = runtime()
-        return getattr(self._runtime, name)
-
-
-def _known_pids(plan: dict) -> dict[str, int]:
-    """NLB node PIDs saved with the plan that still are those nodes' HAProxy masters (checked in /proc:
-    its command, and the hostname the runtime gave the container), so no engine call is needed."""
-    out = {}
-    for name, pid in (plan.get("container_pids") or {}).items():
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmdline.startswith(b"haproxy\0") and f"HOSTNAME={name[:63]}".encode() in environ:
-            out[name] = pid
-    return out
-
-
 class Transaction:
     """One command's work on the lab, between taking and releasing the lock."""
 
@@ -185,8 +155,8 @@ class Transaction:
         from lab.apply.reconcile import reconcile
 
         topo, plan = self._validate(new_raw, action)
-        ctx = ApplyContext(plan=plan, state=self.state, progress=self.progress, runtime=_LazyRuntime(),
-                           container_pids=_known_pids(self.view.plan))
+        ctx = ApplyContext(plan=plan, state=self.state, progress=self.progress, runtime=LazyRuntime(),
+                           container_pids=known_pids(self.view.plan))
         failed: dict[str, str] = {}
         try:
             try:
