@@ -13,8 +13,10 @@ Order, because on AWS the data plane follows an endpoint's state at once:
   3. clear - the removed legs (and their rules) are deleted;
   4. wire  - new legs are created (journaled before, as in bring-up, so `lab down` removes them),
              brought up and announced (gratuitous ARP);
-  5. start - nodes reload with their final config and we wait until every frontend listens;
-  6. addons - DNS records and security groups follow the plan (lab.apply.dns, lab.apply.firewall).
+  5. guard - security groups follow the plan (lab.apply.firewall) before any new listener exists,
+             so an accepted ENI is guarded from its first packet;
+  6. start - nodes reload with their final config and we wait until every frontend listens;
+  7. dns   - names follow the plan (lab.apply.dns): they appear only once what they point to answers.
 Cutting before reloading (rather than reloading, then deleting the legs) keeps the reload, which
 needs the container engine and HAProxy's restart of a worker, off the path that stops the traffic.
 HAProxy's reloads are seamless (master-worker passes the listening sockets to the new worker), so
@@ -86,6 +88,11 @@ def reconcile(ctx: ApplyContext, old: dict) -> ReconcileReport:
         _create_leg(ctx, pair)
     report.seconds["wire"] = time.perf_counter() - t0
 
+    # Security groups before listeners: an accepted ENI is guarded from its first packet.
+    t0 = time.perf_counter()
+    firewall.sync(ctx)
+    report.seconds["guard"] = time.perf_counter() - t0
+
     t0 = time.perf_counter()
     stale = [node for node in new.nodes if _config_differs(ctx, node)]
     if stale:
@@ -93,9 +100,10 @@ def reconcile(ctx: ApplyContext, old: dict) -> ReconcileReport:
         report.reloaded += [n.container for n in stale if n.container not in report.reloaded]
     report.seconds["start"] = time.perf_counter() - t0
 
+    # Names last: they appear only once the listeners they point to answer, and go with them.
     t0 = time.perf_counter()
-    _sync_addons(ctx)
-    report.seconds["addons"] = time.perf_counter() - t0
+    dns.sync(ctx)
+    report.seconds["dns"] = time.perf_counter() - t0
     return report
 
 
@@ -294,11 +302,4 @@ def _config_differs(ctx: ApplyContext, node: NlbNode) -> bool:
 
     path = ctx.state.node_dir(node.container) / "etc" / CONFIG_NAME
     return not path.exists() or path.read_text() != render(node)
-
-
-def _sync_addons(ctx: ApplyContext) -> None:
-    """DNS records and security groups follow the plan (each sync is idempotent and changes only what
-    differs): names appear with an endpoint's acceptance and go with its rejection or deletion."""
-    dns.sync(ctx)
-    firewall.sync(ctx)
 

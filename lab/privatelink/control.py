@@ -113,7 +113,7 @@ class Transaction:
         self.view = read_view(lab)
         self.record = self.view.record
         self.now = timestamp()
-        self.timings: dict[str, float] = {}  # seconds per reconcile phase (cut, stop, clear, wire, start, addons)
+        self.timings: dict[str, float] = {}  # seconds per reconcile phase (cut, stop, clear, wire, guard, start, dns)
 
     # -- lookups (every miss is bad input naming what exists) -----------------------------------
     def account(self, ref: str) -> Account:
