@@ -59,6 +59,14 @@ class LabView:
     def endpoint_plan(self, name: str) -> dict | None:
         return next((e for e in self.plan.get("endpoints", []) if e["name"] == name), None)
 
+    def security_groups(self, endpoint_name: str) -> list[dict]:
+        """The groups on the endpoint's ENIs, in the endpoint's order (DescribeVpcEndpoints' Groups)."""
+        guard = next((g for g in self.plan.get("eni_guards", []) if g["endpoint"] == endpoint_name), None)
+        if guard is None:
+            return []
+        names = {g["GroupId"]: g["GroupName"] for g in self.plan.get("inventory", {}).get("security_groups", [])}
+        return [{"GroupId": gid, "GroupName": names.get(gid, "")} for gid in guard["groups"]]
+
     def nlb_arn(self, svc: EndpointService) -> str:
         owner = owner_of_service(self.topo, svc).id
         return (f"arn:aws:elasticloadbalancing:{self.topo.region}:{owner}:loadbalancer/net/{svc.nlb}/"
@@ -96,7 +104,7 @@ def endpoint(view: LabView, ep: Endpoint) -> dict:
         "State": state,
         "RouteTableIds": [],
         "SubnetIds": [eni["subnet_id"] for eni in planned["enis"]],
-        "Groups": [],
+        "Groups": view.security_groups(ep.name),
         "IpAddressType": "ipv4",
         "DnsOptions": {"DnsRecordIpType": "ipv4"},
         "PrivateDnsEnabled": ep.private_dns_enabled,
