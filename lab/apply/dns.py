@@ -40,17 +40,13 @@ import signal
 import socket
 import struct
 import time
-from functools import lru_cache
 from pathlib import Path
 
-import jinja2
-
-from lab.apply import netns, processes
+from lab.apply import netns, processes, templates
 from lab.apply.context import ApplyContext
 from lab.apply.links import index
 from lab.plan.dns import Resolver
 from lab.plan.model import Place
-from lab.resources import data_dir
 
 DNS_PORT = 53
 CNAME_PORTS = range(5301, 5400)  # one per live CNAME server of a VPC (its router namespace's loopback)
@@ -63,17 +59,10 @@ class DnsError(RuntimeError):
     """A resolver could not be started or changed (the message carries dnsmasq's own words)."""
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
-
-
 def render_config(lab: str, resolver: Resolver, folder: Path, *, role: str, port: int,
                   cnames: list[tuple[str, str]] = (), generation: int = 0) -> str:
     listen = resolver.ip if role == "resolver" else "127.0.0.1"
-    return _env().get_template("dnsmasq.conf.j2").render(
+    return templates.render("dnsmasq.conf.j2",
         lab=lab, vpc=resolver.vpc, role=role, listen=listen, port=port, ttl=TTL_S, hostsdir=folder / "hosts.d",
         servers_file=folder / "servers.conf", cnames=list(cnames), generation=generation)
 

@@ -27,15 +27,11 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 
-import jinja2
-
-from lab.apply import netns
+from lab.apply import netns, templates
 from lab.apply.context import ApplyContext
 from lab.plan.security import TABLE_PREFIX, EniGuard, SecurityGroupPlan
-from lab.resources import data_dir
 
 TEMPLATE = "security-groups.nft.j2"
 NFT_TIMEOUT_S = 10
@@ -46,13 +42,6 @@ class FirewallError(RuntimeError):
     """nft refused a ruleset or could not run (the message carries nft's own words)."""
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
-
-
 def rule_comment(group_id: str, index: int) -> str:
     return f"{group_id} ingress[{index}]"
 
@@ -61,7 +50,7 @@ def render(lab: str, guard: EniGuard, groups: dict[str, SecurityGroupPlan]) -> s
     """The ENI's table. Rules of all its groups are OR-ed (any group allowing a packet lets it in), as on AWS."""
     rules = [{"cidr": rule.cidr, "ports": rule.port_text, "comment": rule_comment(gid, k)}
              for gid in guard.groups for k, rule in enumerate(groups[gid].ingress)]
-    return _env().get_template(TEMPLATE).render(lab=lab, guard=guard, rules=rules,
+    return templates.render(TEMPLATE, lab=lab, guard=guard, rules=rules,
                                                 deny_comment=DENY_PREFIX + guard.eni_id)
 
 
