@@ -29,30 +29,32 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lab.cli import doctor_cmd, exec_cmd, image_cmd, lifecycle, schema_cmd
+    from lab.cli import (
+        dns_cmd,
+        doctor_cmd,
+        endpoint_cmd,
+        events_cmd,
+        exec_cmd,
+        image_cmd,
+        lifecycle,
+        ppv2_cmd,
+        schema_cmd,
+        service_cmd,
+        sg_cmd,
+        verify_cmd,
+    )
 
-    for command in (lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,
-                    image_cmd.image, schema_cmd.schema, doctor_cmd.doctor):
-        cli.add_command(command)
-    from lab.cli import verify_cmd
-
-    cli.add_command(verify_cmd.verify)
-    from lab.cli import dns_cmd, sg_cmd  # DNS per VPC and security groups (issue #5, part B)
-
-    cli.add_command(dns_cmd.dns)
-    cli.add_command(sg_cmd.sg)
-    cli.add_command(verify_cmd.capture)
-    from lab.cli import endpoint_cmd, events_cmd, service_cmd  # the control plane (issue #5)
-
-    for command in (service_cmd.service, endpoint_cmd.endpoint, events_cmd.events):
+    commands = (
+        lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,  # the lab
+        verify_cmd.verify, verify_cmd.capture,  # packet-level proof
+        service_cmd.service, endpoint_cmd.endpoint, events_cmd.events,  # the control plane
+        dns_cmd.dns, sg_cmd.sg,  # each VPC's resolver, security groups on ENIs
+        doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
+    )
+    for command in commands:
         cli.add_command(command)
     # AWS starts a private DNS name's verification on the service: `lab service verify-domain` = `lab dns verify-domain`.
     service_cmd.service.add_command(dns_cmd.verify_domain)
-    try:
-        from lab.cli.ppv2_cmd import ppv2
-    except ImportError:  # pragma: no cover - the codec is part of the package
-        return
-    cli.add_command(ppv2)
 
 
 _register()
@@ -83,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
 def _failures() -> tuple[type[BaseException], ...]:
     """Failures of the system rather than of the input: reported in one line, exit 1."""
     from lab.apply.bringup import BringUpError
-    from lab.apply.nodes import NodeError
-    from lab.apply.runtime.base import ContainerRuntimeError
-    from lab.apply.reconcile import ReconcileError
     from lab.apply.dns import DnsError
     from lab.apply.firewall import FirewallError
+    from lab.apply.nodes import NodeError
+    from lab.apply.reconcile import ReconcileError
+    from lab.apply.runtime.base import ContainerRuntimeError
     from lab.image import ImageBuildError
     from lab.privatelink.control import ControlPlaneError
 
