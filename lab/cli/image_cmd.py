@@ -17,10 +17,10 @@ def image() -> None:
 @format_option
 def build(force: bool, fmt: str) -> None:
     """Build the NLB image from Debian packages (mirror read from the host's apt config)."""
-    from lab.cli.lifecycle import _runtime
+    from lab.apply.api import runtime
     from lab.image import ensure_image
 
-    result = ensure_image(_runtime().client, force=force, progress=progress)
+    result = ensure_image(runtime().client, force=force, progress=progress)
     data = {"tag": result.tag, "source": result.source, "haproxy_version": result.haproxy_version,
             "seconds": round(result.seconds, 2), "size_bytes": result.size_bytes}
     if fmt == "json":

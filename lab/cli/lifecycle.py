@@ -7,14 +7,8 @@ import time
 
 import click
 
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+from lab.cli.output import emit_json, format_option, name_option, progress, stdout
 from lab.topology.errors import LabInputError
-
-
-def _runtime():
-    from lab.apply.api import runtime
-
-    return runtime()
 
 
 @click.command()
