@@ -7,11 +7,24 @@ Public API: :func:`ensure_image`, :class:`ImageResult`, :data:`NLB_IMAGE_TAG`, t
 from __future__ import annotations
 
 from lab.image.build import (
-    ENTRYPOINT, LABEL_HAPROXY, LABEL_IMAGE, LABEL_PACKAGES, LABEL_RECIPE, LABEL_SOURCE, NLB_IMAGE_TAG,
-    ImageResult, cached_image, ensure_image,
+    ENTRYPOINT,
+    LABEL_HAPROXY,
+    LABEL_IMAGE,
+    LABEL_PACKAGES,
+    LABEL_RECIPE,
+    LABEL_SOURCE,
+    NLB_IMAGE_TAG,
+    ImageResult,
+    cached_image,
+    ensure_image,
 )
 from lab.image.errors import (
-    AptError, ImageBuildError, ImageVerifyError, NoMirrorError, RegistryOffline, RemoteImageNotFound,
+    AptError,
+    ImageBuildError,
+    ImageVerifyError,
+    NoMirrorError,
+    RegistryOffline,
+    RemoteImageNotFound,
 )
 from lab.image.info import ImageInfo, describe_image
 from lab.image.rootfs import CONFIG_DIR

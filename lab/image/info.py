@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.image.build import (
-    LABEL_HAPROXY, LABEL_PACKAGES, LABEL_SOURCE, NLB_IMAGE_TAG, cached_image, docker_client,
+    LABEL_HAPROXY,
+    LABEL_PACKAGES,
+    LABEL_SOURCE,
+    NLB_IMAGE_TAG,
+    cached_image,
+    docker_client,
 )
 from lab.image.verify import probe_shell
 

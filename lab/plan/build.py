@@ -20,7 +20,20 @@ from lab.plan.addressing import SubnetPool
 from lab.plan.dns import plan_dns
 from lab.plan.ids import aws_id, digest, dns_token
 from lab.plan.model import (
-    App, Backend, Bridge, EndpointPlan, Eni, Frontend, Iface, Netns, NlbNode, Place, Plan, Route, Rule, Server,
+    App,
+    Backend,
+    Bridge,
+    EndpointPlan,
+    Eni,
+    Frontend,
+    Iface,
+    Netns,
+    NlbNode,
+    Place,
+    Plan,
+    Route,
+    Rule,
+    Server,
     VethPair,
 )
 from lab.plan.security import plan_security

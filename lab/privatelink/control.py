@@ -25,7 +25,12 @@ from lab.apply.context import ApplyContext, Progress
 from lab.plan.build import build_plan
 from lab.privatelink import choose, edit, notify, shapes, workflow
 from lab.privatelink.principals import (
-    Account, normalize_principal, require_endpoint_owner, require_may_create, require_service_owner, resolve_account,
+    Account,
+    normalize_principal,
+    require_endpoint_owner,
+    require_may_create,
+    require_service_owner,
+    resolve_account,
 )
 from lab.privatelink.records import EventLog, Record, timestamp
 from lab.privatelink.runtime import LazyRuntime, known_pids

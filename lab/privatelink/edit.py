@@ -11,7 +11,6 @@ import copy
 
 import yaml
 
-
 # libyaml when present: a control-plane command reads and writes the topology on its critical path
 # (a reject must stop traffic within a second), and the C parser is ~10x faster than the Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -4,8 +4,14 @@
 from __future__ import annotations
 
 from lab.apply.runtime.base import (
-    CONFIG_MOUNT, ContainerRuntime, ContainerRuntimeError, NodeHandle, NodeNotFound, NodeSpec,
-    NodeStartError, RuntimeUnavailable,
+    CONFIG_MOUNT,
+    ContainerRuntime,
+    ContainerRuntimeError,
+    NodeHandle,
+    NodeNotFound,
+    NodeSpec,
+    NodeStartError,
+    RuntimeUnavailable,
 )
 
 

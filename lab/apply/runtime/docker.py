@@ -18,7 +18,12 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 
 from lab.apply.runtime.base import (
-    CONFIG_MOUNT, ContainerRuntime, ContainerRuntimeError, NodeHandle, NodeNotFound, NodeStartError,
+    CONFIG_MOUNT,
+    ContainerRuntime,
+    ContainerRuntimeError,
+    NodeHandle,
+    NodeNotFound,
+    NodeStartError,
     RuntimeUnavailable,
 )
 
