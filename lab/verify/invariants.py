@@ -14,11 +14,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from lab.verify.ledger import Ledger, Trace
 from lab.verify.links import BETWEEN, CONSUMER, OTHER, PROVIDER
-from lab.verify.packets import ICMP, ICMP_ECHO_REPLY, ICMP_ERRORS, conn_text
+from lab.verify.packets import ICMP, ICMP_ECHO_REPLY, ICMP_ERRORS, ConnKey, conn_text
 from lab.verify.traffic import FlowRun, ProbeRun
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
@@ -275,11 +276,18 @@ def _answer(run: ProbeRun, trace: Trace) -> str:
     return "silent"
 
 
+def _link_scoped(key: ConnKey) -> bool:
+    """Multicast and limited broadcast never leave their link (IGMP reports, for one, go to
+    224.0.0.22 with TTL 1), so identical ones on both sides are two links' own chatter: the two
+    VPCs' gateways share an address, and both bridges report their groups."""
+    return any(ipaddress.ip_address(addr).is_multicast or addr == "255.255.255.255" for addr, _ in key[1:])
+
+
 def cross_side_check(ledger: Ledger) -> Check:
     """Consumer and provider address spaces overlap, so only whole 5-tuples can be compared."""
     consumer = ledger.conns_on(["consumer-subnet", "endpoint-eni"])
     provider = ledger.conns_on(["provider-subnet", "nlb-target"])
-    both = sorted(set(consumer) & set(provider), key=conn_text)
+    both = sorted((k for k in set(consumer) & set(provider) if not _link_scoped(k)), key=conn_text)
     if not both:
         return Check("cross-side", "consumer vs provider links", PASS,
                      f"{len(consumer)} connection(s) on consumer-side links, {len(provider)} on provider-side links, "

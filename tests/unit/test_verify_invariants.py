@@ -390,3 +390,12 @@ def test_the_json_report_records_each_flows_links_tuples_and_header(basic) -> No
     assert flow["per_link"][T_LINK]["packets"] == 6 and flow["per_link"][T_LINK]["bytes"] > 0
     header = flow["ppv2"][0]["header"]
     assert (header["command"], header["src_port"], header["aws_vpce_id"]) == ("PROXY", 40000, vpce)
+
+
+def test_identical_link_scoped_multicast_on_both_sides_is_not_a_crossing(basic) -> None:
+    """Both VPCs' gateways are 10.0.1.1 and both bridges send IGMP reports to 224.0.0.22: the
+    same 'conversation' on both sides, yet nothing crossed (it never leaves its link)."""
+    plan, links = basic
+    igmp = bytes(ETH() / IP(src="10.0.1.1", dst="224.0.0.22", proto=2, ttl=1) / b"\x22\x00\xfa\x01\x00\x00\x00\x00")
+    frames = flow_frames("v") + [Frame(C_LINK, 5.0, False, igmp), Frame(T_LINK, 5.1, False, igmp)]
+    assert inv.cross_side_check(Ledger(links, frames)).status == "pass"
