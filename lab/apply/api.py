@@ -7,13 +7,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.apply.bringup import bring_up, preflight
 from lab.apply.context import Progress
 from lab.apply.teardown import DownReport, teardown
-from lab.plan.build import build_plan
 from lab.plan.model import Plan
 from lab.state.store import LabState
-from lab.topology.load import load_topology, resolve_topology_path
 
 
 def _quiet(_msg: str) -> None:
@@ -44,7 +41,12 @@ def up(topology: str | Path | None = None, name: str = "default", progress: Prog
     Raises LabInputError (bad input; nothing created), BringUpError (rolled back), or the
     runtime's and image builder's errors.
     """
+    # Imported here, not at the top: `lab down` and `lab status` need none of the bring-up machinery
+    # (pydantic models, DNS, firewall), and it is a third of their start-up time.
+    from lab.apply.bringup import bring_up, preflight
     from lab.image import ensure_image
+    from lab.plan.build import build_plan
+    from lab.topology.load import load_topology, resolve_topology_path
 
     t0 = time.perf_counter()
     path = resolve_topology_path(str(topology) if topology is not None else None)

@@ -12,7 +12,6 @@ legs keep their routing tables, whatever was added or removed before it in the f
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections import defaultdict
 
 from lab.plan import names
@@ -36,11 +35,10 @@ from lab.plan.model import (
     Server,
     VethPair,
 )
+from lab.plan.names import LAB_NAME_RE, check_lab_name  # noqa: F401 - re-exported
 from lab.plan.security import plan_security
-from lab.topology.errors import LabInputError
 from lab.topology.model import LoadBalancer, Topology
 
-LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 NO_IPV6 = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
 ROUTER_SYSCTLS = {"net/ipv4/ip_forward": "1", **NO_IPV6}
 INSTANCE_SYSCTLS = dict(NO_IPV6)
@@ -61,12 +59,6 @@ NODE_SYSCTLS = {
 PROVIDER_LEG = "prov"
 FIRST_LEG_TABLE = 100
 FIRST_RULE_PRIORITY = 1000
-
-
-def check_lab_name(lab: str) -> None:
-    if not LAB_NAME_RE.match(lab):
-        raise LabInputError("--name", f"{lab!r} is not a valid lab name",
-                            "use 1-16 characters of a-z, 0-9 and '-', starting with a letter")
 
 
 def endpoint_state(topo: Topology, ep_name: str) -> str:

@@ -9,10 +9,22 @@ coexist, and use '.' as a separator because object names may not contain one: `p
 
 from __future__ import annotations
 
+import re
+
 from lab.plan.ids import digest
+from lab.topology.errors import LabInputError
 
 IFNAME_MAX = 15
 PREFIX = "pl-"
+# Short enough that every derived name fits its limit; no '.' so the separator stays unambiguous,
+# and no '/' so a lab name can never become a path outside the state root.
+LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+
+
+def check_lab_name(lab: str) -> None:
+    if not LAB_NAME_RE.match(lab):
+        raise LabInputError("--name", f"{lab!r} is not a valid lab name",
+                            "use 1-16 characters of a-z, 0-9 and '-', starting with a letter")
 
 
 def short_ifname(prefix: str, name: str) -> str:

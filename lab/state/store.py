@@ -33,7 +33,7 @@ class LabState:
     def __init__(self, lab: str):
         # Validate before the name becomes a path: `--name ../x` would otherwise point `lab down`'s
         # rmtree at a folder outside the state root.
-        from lab.plan.build import check_lab_name  # late: the plan package imports the topology, not state
+        from lab.plan.names import check_lab_name
 
         check_lab_name(lab)
         self.lab = lab

@@ -79,12 +79,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("PRIVATELINK_LAB_STATE", str(state_root))
     # Safety net, not a stand-in: every case must fail before this point. If one ever passed
     # validation it would otherwise bring up a real lab (as root) that no test tears down.
-    import lab.apply.api
+    import lab.apply.bringup
 
     def refuse(_plan):
         pytest.fail("this input passed validation and would have brought up a real lab")
 
-    monkeypatch.setattr(lab.apply.api, "preflight", refuse)
+    monkeypatch.setattr(lab.apply.bringup, "preflight", refuse)  # lab.apply.api.up imports it at call time
     monkeypatch.chdir(REPO)
     return state_root, f"golden-{secrets.token_hex(2)}"
 
