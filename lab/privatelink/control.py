@@ -269,6 +269,7 @@ def delete_endpoints(lab: str, account: str, refs: list[str], progress: Progress
         txn.apply(edit.remove_endpoints(txn.raw, {ep.name for ep in eps}), "delete", set())
         for ep in eps:
             txn.record.deleted(ep.name, before[ep.name], txn.now, actor.arn)
+            txn.record.keep_subscribers(ep.name, [s.model_dump(by_alias=True) for s in ep.notifications])
             change.endpoints.append({**before[ep.name], "State": "deleted", "NetworkInterfaceIds": []})
         txn.publish(change, events)
     return _deliver(change, lab, progress, t0)

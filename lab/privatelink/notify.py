@@ -8,7 +8,10 @@
 - webhook: an HTTP POST of the event JSON sent from INSIDE the lab, from the namespace of the
   subscriber's `from` (an instance or a VPC's router), to an address the topology rules have
   checked lies in that VPC. The lab's namespaces have no route out, so it cannot go anywhere else.
-One attempt per event and subscriber; every attempt is a line in deliveries.jsonl.
+Subscribers are the service's (the provider's, AWS: a notification on the endpoint service) and the
+endpoint's own (the consumer's, AWS: a notification on the VPC endpoint); a command of the consumer
+acts for the endpoint owner (LAB_ACCOUNT). A failed delivery is retried (lab.privatelink.retry,
+bounded in count and time); every attempt is a line in deliveries.jsonl.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from lab.apply import netns
 from lab.apply.context import Progress
+from lab.privatelink import retry
 from lab.privatelink.records import DeliveryLog, timestamp
 from lab.state.store import LabState
 from lab.topology.model import Subscriber
@@ -38,26 +43,63 @@ def lab_cli() -> str:
     return f"{shlex.quote(sys.executable)} -m lab.cli.main"
 
 
+class Source(NamedTuple):
+    """Whose subscriber it is: a service's (the provider's) or an endpoint's (the consumer's)."""
+
+    side: str  # "service" | "endpoint"
+    name: str
+
+
+class Delivery(NamedTuple):
+    event: dict
+    source: Source
+    index: int
+    sub: Subscriber
+
+
 def deliver(state: LabState, view, events: list[dict], progress: Progress) -> list[dict]:
+    """Hand every event to its subscribers, retrying failures; returns the final outcome of each
+    (event, subscriber), with the number of attempts it took. Never raises for a subscriber's failure."""
     results = []
     log = DeliveryLog(state)
-    for event, svc, index, sub in _queue(events, {s.name: s for s in view.topo.endpoint_services}):
-        t0 = time.perf_counter()
-        outcome = _run_command(state, sub, event, index) if sub.command is not None else \
-            _post_webhook(view.plan, sub, event)
-        result = {"EventId": event["EventId"], "ConnectionEvent": event["ConnectionEvent"],
-                  "Service": svc.name, "Subscriber": index, "Type": "command" if sub.command else "webhook",
-                  "Time": timestamp(), "Seconds": round(time.perf_counter() - t0, 3), **outcome}
-        log.append(result)
-        results.append(result)
-        if not result["Ok"]:
-            progress(f"notification {event['EventId']} ({event['ConnectionEvent']}) to {svc.name}'s subscriber "
-                     f"{index} failed: {result['Detail']}")
+    for item in _queue(events, {s.name: s for s in view.topo.endpoint_services}, _endpoint_subscribers(view)):
+        event, source, index, sub = item
+        policy = retry.RetryPolicy(attempts=sub.attempts)
+        base = {"EventId": event["EventId"], "ConnectionEvent": event["ConnectionEvent"],
+                "Service": event["Lab"]["Service"], "Side": source.side, "Subscriber": index,
+                "Type": "command" if sub.command is not None else "webhook", "MaxAttempts": policy.attempts}
+        if source.side == "endpoint":
+            base["Endpoint"] = source.name
+
+        def attempt(n: int, item: Delivery = item, base: dict = base) -> dict:
+            t0 = time.perf_counter()
+            outcome = _run_command(state, item, n) if item.sub.command is not None else \
+                _post_webhook(view.plan, item.sub, item.event)
+            return {**base, "Time": timestamp(), "Seconds": round(time.perf_counter() - t0, 3), **outcome}
+
+        # Each attempt is logged as soon as it is decided: a crash mid-retry still leaves its trace.
+        outcomes = retry.run(attempt, policy, sub.timeout, record=log.append)
+        final = outcomes[-1]
+        results.append(final)
+        if not final["Ok"]:
+            progress(f"notification {event['EventId']} ({event['ConnectionEvent']}) to {source.side} {source.name}'s "
+                     f"subscriber {index} failed after {len(outcomes)} attempt(s): {final['Detail']}")
     return results
 
 
-def _queue(events: list[dict], services: dict) -> list[tuple]:
-    """(event, service, subscriber index, subscriber), webhooks first for every event, then commands.
+def _endpoint_subscribers(view) -> dict[str, list[Subscriber]]:
+    """The consumers' subscribers by endpoint name: live endpoints', and those kept for endpoints
+    deleted by this command (their Delete is delivered after the topology lost them)."""
+    found = {ep.name: list(ep.notifications) for ep in view.topo.endpoints}
+    record = getattr(view, "record", None)
+    for name, subs in (record.kept_subscribers() if record is not None else {}).items():
+        found.setdefault(name, [Subscriber.model_validate(s) for s in subs])
+    return found
+
+
+def _queue(events: list[dict], services: dict, endpoints: dict | None = None) -> list[Delivery]:
+    """(event, source, subscriber index, subscriber), webhooks first for every event, then commands;
+    per event the service's subscribers, then the endpoint's.
 
     A command may act at once (the auto-accept accepts) and the events of that action are delivered
     inside it; delivering webhooks first keeps each endpoint's events in order there (Connect, then
@@ -65,18 +107,29 @@ def _queue(events: list[dict], services: dict) -> list[tuple]:
     webhooks, commands = [], []
     for event in events:
         svc = services.get(event["Lab"]["Service"])
-        for index, sub in enumerate(svc.notifications if svc else []):
-            if event["ConnectionEvent"] in sub.events:
-                (commands if sub.command is not None else webhooks).append((event, svc, index, sub))
+        endpoint = event["Lab"]["Endpoint"]
+        sources = [(Source("service", svc.name), svc.notifications)] if svc else []
+        sources.append((Source("endpoint", endpoint), (endpoints or {}).get(endpoint, [])))
+        for source, subs in sources:
+            for index, sub in enumerate(subs):
+                if event["ConnectionEvent"] in sub.events:
+                    (commands if sub.command is not None else webhooks).append(Delivery(event, source, index, sub))
     return webhooks + commands
 
 
-def _run_command(state: LabState, sub: Subscriber, event: dict, index: int) -> dict:
+def _run_command(state: LabState, item: Delivery, attempt: int = 1) -> dict:
+    event, source, index, sub = item
     log_dir = state.log_dir() / "notifications"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{event['EventId']}-{index}.log"
-    env = {**os.environ, "LAB_NAME": state.lab, "LAB_CLI": lab_cli(), "LAB_ACCOUNT": event["ServiceOwner"],
-           "LAB_EVENT_ID": event["EventId"]}
+    tag = f"{index}" if source.side == "service" else f"endpoint-{index}"
+    log_path = log_dir / f"{event['EventId']}-{tag}.log"
+    # The provider's automation acts for the service owner, the consumer's for the endpoint owner.
+    account = event["ServiceOwner"] if source.side == "service" else event["VpcEndpointOwner"]
+    env = {**os.environ, "LAB_NAME": state.lab, "LAB_CLI": lab_cli(), "LAB_ACCOUNT": account,
+           "LAB_EVENT_ID": event["EventId"], "LAB_ATTEMPT": str(attempt)}
+    if attempt > 1:
+        with open(log_path, "ab") as out:
+            out.write(f"--- attempt {attempt} ---\n".encode())
     with open(log_path, "ab") as out:
         try:
             proc = subprocess.Popen(  # noqa: S603 - the topology's own command, as the provider wrote it

@@ -2,11 +2,12 @@
 
 - `privatelink.json`: per endpoint its creation time and state history, plus the endpoints deleted
   so far (their last description, shown with State "deleted", and their names, never reused so an
-  endpoint ID never comes back). Rewritten atomically, under the lab lock.
+  endpoint ID never comes back) and the consumer-side subscribers of deleted endpoints. Rewritten atomically, under the lab lock.
 - `events.jsonl`: the connection events (Connect, Accept, Reject, Delete), one JSON object a line,
   appended under the lab lock, so event IDs are a gap-free sequence.
 - `deliveries.jsonl`: one line per attempt to hand an event to a subscriber (appended with a single
-  write(2), since deliveries run outside the lock and may overlap).
+  write(2), since deliveries run outside the lock and may overlap); a retried delivery has one line
+  per attempt (Attempt n of MaxAttempts), the last with Final true.
 """
 
 from __future__ import annotations
@@ -94,6 +95,15 @@ class Record:
 
     def deleted_endpoints(self) -> list[dict]:
         return list(self.data["deleted"].values())
+
+    def keep_subscribers(self, name: str, subscribers: list[dict]) -> None:
+        """A deleted endpoint's own subscribers (as the topology wrote them): its Delete event is
+        delivered after the topology lost the endpoint, and they must still hear it."""
+        if subscribers:
+            self.data.setdefault("subscribers", {})[name] = subscribers
+
+    def kept_subscribers(self) -> dict[str, list[dict]]:
+        return self.data.get("subscribers", {})
 
 
 class EventLog:

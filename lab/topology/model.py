@@ -192,6 +192,7 @@ class Subscriber(Strict):
     from_: Annotated[str | None, Field(alias="from")] = None
     events: list[Literal["Connect", "Accept", "Reject", "Delete"]] = list(CONNECTION_EVENTS)
     timeout: Annotated[int, Field(ge=1, le=300)] = 30
+    attempts: Annotated[int, Field(ge=1, le=5)] = 3  # a failed delivery is retried, bounded (lab.privatelink.retry)
 
 
 class EndpointService(Strict):
@@ -228,6 +229,9 @@ class Endpoint(Strict):
     private_dns_enabled: bool = False
     security_groups: Annotated[list[Name], Field(max_length=5)] = []  # AWS: 5 groups per ENI; none = `default`
     aliases: Annotated[list[Annotated[DnsAlias, BeforeValidator(_alias_shorthand)]], Field(max_length=20)] = []
+    # The consumer's own subscribers (AWS: CreateVpcEndpointConnectionNotification on the endpoint),
+    # told about this endpoint's events in addition to the service's subscribers.
+    notifications: list[Subscriber] = []
 
 
 class Peering(Strict):
@@ -248,6 +252,10 @@ class VerifyFlow(Strict):
     endpoint: str
     az: str | None = None  # one ENI (by AZ); unset: every ENI of the endpoint
     port: Port | None = None  # one listener; unset: every listener
+    # Reach the endpoint by a DNS name, resolved by the VPC's resolver inside the client: `regional`,
+    # `zonal`, or a name the lab serves for it (the generated names, its private DNS name, an alias).
+    # Which names a lab serves is known only once planned, so lab/verify/spec.py checks it.
+    name: str | None = None
 
 
 class VerifyIsolation(Strict):

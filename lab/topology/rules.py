@@ -221,6 +221,8 @@ def _check_endpoints(topo: Topology) -> None:
             if az not in nlb_azs:
                 raise TopologyError(f"{path}.subnets[{k}]", f"service {svc.name!r} is not available in {az}",
                                     f"pick subnets in the NLB's AZs: {', '.join(sorted(nlb_azs))}")
+        for k, sub in enumerate(ep.notifications):  # the consumer's subscribers: the service's rules
+            _check_subscriber(topo, sub, f"{path}.notifications[{k}]")
         account_id = topo.accounts[vpc.account]
         # Only an endpoint the file asks to create (no state yet) is checked: an explicit state is a
         # recorded decision, and on AWS revoking a principal leaves its existing endpoints alone.
