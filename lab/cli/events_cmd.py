@@ -1,5 +1,6 @@
 """`lab events [--follow]`: the lab's endpoint connection events (Connect, Accept, Reject, Delete),
-with how their delivery to subscribers went. `--follow` waits for new ones, bounded by `--timeout`."""
+with how their delivery to subscribers went. `--follow` waits for new ones, bounded by `--timeout`.
+`--deliveries` lists every delivery attempt instead (a retried delivery has one row per attempt)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,23 @@ def _line(event: dict) -> str:
 @click.option("--timeout", type=click.FloatRange(0.1, 86400), default=60.0, show_default=True,
               help="With --follow: stop after this many seconds.")
 @click.option("--count", type=click.IntRange(1), default=None, help="With --follow: stop after this many new events.")
+@click.option("--deliveries", is_flag=True,
+              help="Show every delivery attempt to subscribers (retries included) instead of the events.")
 @format_option
-def events(lab: str, follow: bool, timeout: float, count: int | None, fmt: str) -> None:
+def events(lab: str, follow: bool, timeout: float, count: int | None, deliveries: bool, fmt: str) -> None:
     """Show the connection events of a lab (JSON lines with --follow --format json)."""
     from lab.privatelink.records import DeliveryLog, EventLog
     from lab.state.store import LabState
 
     state = LabState(lab)
     state.load_plan()  # "no lab named X is up" as bad input
+    if deliveries:
+        if follow:
+            from lab.topology.errors import LabInputError
+
+            raise LabInputError("--deliveries", "cannot be combined with --follow", "drop one of the two")
+        _show_deliveries(lab, DeliveryLog(state).read(), fmt)
+        return
     log = EventLog(state)
     if follow:
         for event in log.follow(len(log.read()), timeout, count):
@@ -39,15 +49,38 @@ def events(lab: str, follow: bool, timeout: float, count: int | None, fmt: str) 
                 stdout.print(_line(event))
             sys.stdout.flush()
         return
-    deliveries: dict[str, list[dict]] = {}
+    per_event: dict[str, list[dict]] = {}
     for d in DeliveryLog(state).read():
-        deliveries.setdefault(d["EventId"], []).append(d)
-    found = [{**e, "Deliveries": deliveries.get(e["EventId"], [])} for e in log.read()]
+        per_event.setdefault(d["EventId"], []).append(d)
+    found = [{**e, "Deliveries": per_event.get(e["EventId"], [])} for e in log.read()]
     if fmt == "json":
         emit_json({"Events": found})
         return
     table(f"events of lab {lab}", ["EventId", "Time", "Event", "VpcEndpointId", "Endpoint", "State", "Actor", "Delivered"],
           [(e["EventId"], e["EventTime"], e["ConnectionEvent"], e["VpcEndpointId"], e["Lab"]["Endpoint"],
             e["VpcEndpointState"], e["Actor"],
-            f"{sum(d['Ok'] for d in e['Deliveries'])}/{len(e['Deliveries'])}" if e["Deliveries"] else "-")
-           for e in found])
+            _delivered(e["Deliveries"])) for e in found])
+
+
+def _delivered(attempts: list[dict]) -> str:
+    """Subscribers reached / subscribers, counting each delivery once (its final attempt)."""
+    final = [d for d in attempts if d.get("Final", True)]
+    return f"{sum(d['Ok'] for d in final)}/{len(final)}" if final else "-"
+
+
+def _show_deliveries(lab: str, attempts: list[dict], fmt: str) -> None:
+    if fmt == "json":
+        emit_json({"Deliveries": attempts})
+        return
+    table(f"notification deliveries of lab {lab}",
+          ["EventId", "Event", "Subscriber", "Type", "Attempt", "Outcome", "Detail", "Seconds", "Time"],
+          [(d["EventId"], d["ConnectionEvent"], _subscriber(d), d["Type"],
+            f"{d.get('Attempt', 1)}/{d.get('MaxAttempts', 1)}",
+            ("ok" if d["Ok"] else "failed") + ("" if d.get("Final", True) else f", retry in {d.get('RetryIn', 0)} s"),
+            d.get("Detail", ""), f"{d.get('Seconds', 0):.3f}", d.get("Time", "")) for d in attempts])
+
+
+def _subscriber(d: dict) -> str:
+    if d.get("Side") == "endpoint":
+        return f"endpoint {d.get('Endpoint')} #{d['Subscriber']}"
+    return f"service {d['Service']} #{d['Subscriber']}"
