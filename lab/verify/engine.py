@@ -25,6 +25,7 @@ from lab.verify.capture import Capture, Frame
 from lab.verify.discover import NamespacePaths, far_macs, missing_places, unplanned_links
 from lab.verify.ledger import Ledger
 from lab.verify.links import Link, links_from_plan
+from lab.verify.names import name_checks, run_name_flow
 from lab.verify.report import Report
 from lab.verify.spec import VerifyPlan, build
 from lab.verify.traffic import dns_query, run_flow, send_probes
@@ -108,7 +109,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     hc_legs = {ln.name for ln in links if ln.kind == "nlb-target" and _has_ppv2(plan, ln.owner)}
     waited = options.wait_health_checks and bool(hc_legs)
     progress(f"capturing on {len(links)} links; {len(vplan.flows)} flows, {len(vplan.dns)} DNS queries, "
-             f"{len(vplan.probes)} probes")
+             f"{len(vplan.names)} flows by name, {len(vplan.probes)} probes")
     phases["prepare"] = time.perf_counter() - t0
     cap = Capture(links, paths.of_link, on_frame=watch)
     with cap:
@@ -116,6 +117,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
         dns_runs = [dns_query(spec) for spec in vplan.dns]
         flow_runs = [run_flow(spec, options.flow_timeout_s if spec.expect == "reach" else BLOCKED_FLOW_TIMEOUT_S)
                      for spec in vplan.flows]
+        name_runs = [run_name_flow(spec, options.flow_timeout_s, BLOCKED_FLOW_TIMEOUT_S) for spec in vplan.names]
         probe_runs = send_probes(vplan.probes)
         time.sleep(PROBE_LINGER_S if probe_runs else 0.1)
         phases["traffic"] = time.perf_counter() - t1
@@ -128,9 +130,11 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     window = cap.stopped_at - cap.started_at
     ledger = Ledger(links, cap.frames, cap.stats, macs)
     checks = _evaluate(plan, links, ledger, cap.truncated, flow_runs, dns_runs, probe_runs, waited, window)
+    for run in name_runs:
+        checks += name_checks(run, ledger)
     phases["evaluate"] = time.perf_counter() - t2
     return Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
-                  ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, notes=vplan.notes,
+                  ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, names=name_runs, notes=vplan.notes,
                   seconds=time.perf_counter() - t0, capture_seconds=window, phases=phases)
 
 

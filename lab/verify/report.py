@@ -20,6 +20,7 @@ class Report:
     flows: list = field(default_factory=list)  # FlowRun
     probes: list = field(default_factory=list)  # ProbeRun
     dns: list = field(default_factory=list)  # DnsRun
+    names: list = field(default_factory=list)  # lab.verify.names.NameFlowRun
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     capture_seconds: float = 0.0
@@ -74,7 +75,7 @@ class Report:
         if ledger:
             out += ["Links (each captured on its router end; a veth's two ends carry the same frames)",
                     self.ledger.text(), ""]
-        out += self._flows_text() + self._dns_text() + self._probes_text() + self._other_text()
+        out += self._flows_text() + self._names_text() + self._dns_text() + self._probes_text() + self._other_text()
         if self.notes:
             out += ["Notes"] + [f"  {n}" for n in self.notes] + [""]
         out += self._failures_text()
@@ -119,6 +120,25 @@ class Report:
                     out.append(f"    {MARK[c.status]} {label:<22} {c.message}")
         return out + [""]
 
+    def _names_text(self) -> list[str]:
+        """Per flow by name: the name, what it resolved to, the request; then its checks."""
+        if not self.names:
+            return []
+        out = [f"Flows by DNS name, resolved inside the client by its VPC's resolver ({len(self.names)})"]
+        for run in self.names:
+            s = run.spec
+            if s.skip:
+                got = "not asked"
+            else:
+                got = f"{s.resolver} -> {', '.join(run.answers) or 'nothing'}; " + (
+                    run.flow.describe() if run.flow else f"no request ({run.problem or 'a stray address'})")
+            out.append(f"  {s.name} [{s.endpoint}]: {got}")
+            for c in self.checks:
+                if c.subject == s.name or c.subject == s.name + " (target's view)":
+                    label = c.category + (" (target's view)" if c.subject.endswith("(target's view)") else "")
+                    out.append(f"    {MARK[c.status]} {label:<22} {c.message}")
+        return out + [""]
+
     def _dns_text(self) -> list[str]:
         rows = [c for c in self.checks if c.category == "dns"]
         if not rows:
@@ -155,8 +175,8 @@ class Report:
         return out + [""]
 
     def _other_text(self) -> list[str]:
-        flow_names = {r.spec.name for r in self.flows}
-        rest = [c for c in self.checks if c.category not in ("isolation", "dns")
+        flow_names = {r.spec.name for r in self.flows} | {r.spec.name for r in self.names}
+        rest = [c for c in self.checks if c.category not in ("isolation", "dns", "name")
                 and c.subject not in flow_names and not any(c.subject.startswith(n + " (") for n in flow_names)]
         if not rest:
             return []
@@ -165,6 +185,10 @@ class Report:
         return out + [""]
 
     # -- JSON ----------------------------------------------------------------------------------
+    def _worst(self, subject: str) -> str:
+        mine = [c.status for c in self.checks if c.subject in (subject, subject + " (target's view)")]
+        return next((st for st in (FAIL, WARN, SKIP) if st in mine), PASS if mine else SKIP)
+
     def _flow_detail(self, run) -> dict:
         """Per link: packets, bytes and the 5-tuples the flow used there; the PPv2 headers seen."""
         from lab.verify.packets import conn_text
@@ -206,6 +230,14 @@ class Report:
                        **self._flow_detail(r)} for r in self.flows],
             "probes": [{"name": r.spec.name, "proto": r.spec.proto, "port": r.spec.port, "answer": r.answer,
                         "extra_links": r.extra_links} for r in self.probes],
+            "name_flows": [{"name": r.spec.name, "client": r.spec.client, "qname": r.spec.qname,
+                            "origin": r.spec.origin, "endpoint": r.spec.endpoint, "port": r.spec.port,
+                            "resolver": r.spec.resolver, "expected": list(r.spec.expected),
+                            "answers": list(r.answers), "chosen": r.chosen, "skip": r.spec.skip or None,
+                            "problem": r.problem, "status": r.flow.status if r.flow else None,
+                            "local": list(r.flow.local) if r.flow and r.flow.local else None,
+                            "links": sorted(r.flow.trace.link_names) if r.flow and r.flow.trace else [],
+                            "verdict": self._worst(r.spec.name)} for r in self.names],
             "dns": [{"name": r.spec.name, "qname": r.spec.qname, "answers": list(r.answers), "error": r.error}
                     for r in self.dns],
             "links": self.ledger.to_dict(),

@@ -49,9 +49,14 @@ class FlowSpec:
     # "reach", or "blocked" when no rule of the ENI's security groups admits the client: then the
     # flow must die at the ENI leg (the node drops it), unanswered and unseen on the provider side.
     expect: str = "reach"
+    # A flow by DNS name (lab.verify.names): the name the client resolved to reach eni_ip, and its kind.
+    via_name: str = ""
+    via_origin: str = ""
 
     @property
     def name(self) -> str:
+        if self.via_name:  # the same subject whichever ENI the name resolved to
+            return f"{self.client} -> {self.via_origin} {self.via_name}:{self.port}"
         return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}"
 
 
@@ -100,6 +105,7 @@ class VerifyPlan:
     flows: list[FlowSpec] = field(default_factory=list)
     probes: list[ProbeSpec] = field(default_factory=list)
     dns: list[DnsSpec] = field(default_factory=list)
+    names: list = field(default_factory=list)  # lab.verify.names.NameFlowSpec: flows by DNS name
     notes: list[str] = field(default_factory=list)
 
 
@@ -186,8 +192,14 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
         out.probes += _builtin_probes(ix, plan["endpoints"])
     if declared is not None:
         by_name = {ep["name"]: ep for ep in plan["endpoints"]}
-        for flow in declared.flows:
+        for i, flow in enumerate(declared.flows):
             ep = by_name[flow.endpoint]
+            if getattr(flow, "name", None):
+                from lab.verify.names import declared_name_flows
+
+                named = declared_name_flows(ix, ep, flow, f"verify.flows[{i}]")
+                out.names += [n for n in named if n not in out.names]
+                continue
             new = _flows_for(ix, ix.instances[flow.client], ep, flow.az, flow.port, True)
             if not new:
                 out.notes.append(f"declared flow {flow.client} -> {flow.endpoint} has no data path "
@@ -196,7 +208,10 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
         for iso in declared.isolation:
             out.probes += _isolation_probes(ix, iso)
     if builtin:
+        from lab.verify.names import builtin_name_flows
+
         out.dns = _dns_queries(ix, endpoints)
+        out.names = builtin_name_flows(ix, endpoints) + out.names
     if len(out.probes) > MAX_PROBES:
         out.notes.append(f"{len(out.probes)} probes planned; only the first {MAX_PROBES} are sent")
         out.probes = out.probes[:MAX_PROBES]

@@ -187,7 +187,8 @@ def send_probes(probes: list[ProbeSpec], gap_s: float = 0.0005) -> list[ProbeRun
 class DnsRun:
     spec: DnsSpec
     local: tuple[str, int] | None = None
-    answers: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()  # sorted, to compare with the plan
+    given: tuple[str, ...] = ()  # in the resolver's order: a client connects to the first
     rcode: int | None = None
     error: str | None = None
     trace: object | None = None
@@ -228,7 +229,7 @@ def dns_query(spec: DnsSpec, timeout: float = 1.0) -> DnsRun:
                 rr = reply.an[i]
                 if int(rr.type) == 1:
                     answers.append(str(rr.rdata))
-            run.answers = tuple(sorted(answers))
+            run.given, run.answers = tuple(answers), tuple(sorted(answers))
             break
         else:
             run.error = "no answer"
