@@ -21,6 +21,9 @@ class DownReport:
     lab: str
     found: bool
     removed: dict[str, int] = field(default_factory=dict)
+    # Processes the lab did not start (a student's shell, an iperf3 server) that were still inside
+    # its namespaces: never signalled, but reported, because each keeps its namespace alive.
+    foreign_processes: list[dict] = field(default_factory=list)
 
 
 def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
@@ -51,6 +54,7 @@ def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
         if tables:
             report.removed["nft-tables"] = sum(1 for t in tables if not runtime.exists(t.parent.name))
 
+    report.foreign_processes = _processes_inside([e["name"] for e in by_kind.get("netns", [])])
     removed_ns = 0
     for entry in reversed(by_kind.get("netns", [])):
         removed_ns += netns.remove(entry["name"])
@@ -64,4 +68,29 @@ def teardown(state: LabState, runtime, progress: Progress) -> DownReport:
             path.unlink(missing_ok=True)
     state.remove()
     progress(f"removed lab {state.lab!r}: " + ", ".join(f"{n} {k}" for k, n in report.removed.items()))
+    for proc in report.foreign_processes:
+        progress(f"warning: process {proc['pid']} ({proc['command']}) was not started by the lab and still runs in "
+                 f"its namespace {proc['netns']}; it keeps that namespace alive until it exits (stop it yourself)")
     return report
+
+
+def _processes_inside(names: list[str]) -> list[dict]:
+    """Processes whose network namespace is one of these lab namespaces (after ours were stopped)."""
+    inodes = {}
+    for name in names:
+        try:
+            inodes[netns.inode(netns.netns_path(name))] = name
+        except OSError:
+            continue  # already gone
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ino = (entry / "ns" / "net").stat().st_ino
+            if ino in inodes:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                found.append({"pid": int(entry.name), "netns": inodes[ino], "command": command[:80]})
+        except OSError:
+            continue  # exited meanwhile, or not ours to read
+    return found

@@ -58,7 +58,8 @@ def down(lab: str, fmt: str) -> None:
         raise LabInputError("lab down", "needs root", "run it with sudo")
     t0 = time.perf_counter()
     result = api.down(lab, progress)
-    report = {"lab": lab, "found": result.found, "removed": result.removed}
+    report = {"lab": lab, "found": result.found, "removed": result.removed,
+              "foreign_processes": result.foreign_processes}
     msg = f"lab {lab!r} is down" if result.found else f"lab {lab!r} is not up; nothing to remove"
     report["seconds"] = round(time.perf_counter() - t0, 3)
     if fmt == "json":
