@@ -73,11 +73,11 @@ def _show_deliveries(lab: str, attempts: list[dict], fmt: str) -> None:
         emit_json({"Deliveries": attempts})
         return
     table(f"notification deliveries of lab {lab}",
-          ["EventId", "Event", "Subscriber", "Type", "Attempt", "Outcome", "Detail", "Seconds", "Time"],
+          ["EventId", "Event", "Subscriber", "Type", "Attempt", "Outcome", "Detail", "Seconds"],
           [(d["EventId"], d["ConnectionEvent"], _subscriber(d), d["Type"],
             f"{d.get('Attempt', 1)}/{d.get('MaxAttempts', 1)}",
             ("ok" if d["Ok"] else "failed") + ("" if d.get("Final", True) else f", retry in {d.get('RetryIn', 0)} s"),
-            d.get("Detail", ""), f"{d.get('Seconds', 0):.3f}", d.get("Time", "")) for d in attempts])
+            d.get("Detail", ""), f"{d.get('Seconds', 0):.3f}") for d in attempts])  # times: --format json
 
 
 def _subscriber(d: dict) -> str:
