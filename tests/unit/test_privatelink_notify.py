@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -216,7 +217,7 @@ def test_a_flaky_subscriber_is_delivered_on_retry_and_every_attempt_is_logged(st
         [(1, False, False, 3), (2, True, True, 3)]
     assert attempts[0]["ExitCode"] == 1 and attempts[0]["RetryIn"] == 0.25
     assert messages == []  # delivered in the end: nothing to report
-    assert "--- attempt 2 ---" in open(result["Log"]).read()
+    assert "--- attempt 2 ---" in Path(result["Log"]).read_text()
 
 
 def test_a_subscriber_that_always_fails_gets_its_attempts_then_is_reported(state, raw):
