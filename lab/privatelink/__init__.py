@@ -13,7 +13,8 @@ change is applied to the LIVE lab, without disturbing the traffic of other endpo
 - records     the control record, the event log and the delivery log in the state folder
 - control     the commands: lock, check, edit, validate, re-plan, reconcile, save, publish
 - runtime     the NLB nodes reached cheaply (PIDs checked in /proc, the engine only when a node reloads)
-- notify      delivery to subscribers (host command, or webhook from inside the lab)
+- notify      delivery to subscribers, the service's and the endpoint's (host command, or webhook from inside the lab)
+- retry       how often and how long a failed delivery is tried again (pure)
 - receiver    the webhook receiver app an instance can run
 - lifecycle   what `lab up` publishes
 """
