@@ -191,18 +191,18 @@ def name_checks(run: NameFlowRun, ledger) -> list:
     trace = run.dns.trace
     stray = sorted(a for a in run.answers if a not in spec.expected)
     beyond = sorted(trace.link_names - {spec.client_link}, key=ledger.order)
-    asked = f"{spec.qname} asked from {spec.client} to {spec.resolver}"
+    asked = f"{spec.resolver} answered"  # the subject already names the client and the name
     if run.problem is not None or stray:
         why = run.problem or f"the answer holds {', '.join(stray)}, not an ENI this name stands for"
         got = ", ".join(run.answers) or "nothing"
-        checks = [inv.Check("name", spec.name, inv.FAIL, f"{asked} -> {got}: {why} (ENIs: {', '.join(spec.expected)})",
+        checks = [inv.Check("name", spec.name, inv.FAIL, f"{asked} {got}: {why} (its ENIs: {', '.join(spec.expected)})",
                             [spec.client_link], trace.text(ledger))]
     elif beyond:
         checks = [inv.Check("name", spec.name, inv.FAIL, f"the query for {spec.qname} reached "
                             f"{', '.join(beyond)}: it must stay on {spec.client_link}", beyond, trace.text(ledger),
                             leak=True)]
     elif spec.client_link not in trace.link_names:
-        checks = [inv.Check("name", spec.name, inv.FAIL, f"{asked} was answered, but the query was never captured on "
+        checks = [inv.Check("name", spec.name, inv.FAIL, f"{asked}, but the query was never captured on "
                             f"{spec.client_link}", [spec.client_link])]
     else:
         checks = [inv.Check("name", spec.name, inv.PASS, f"{spec.resolver} answered {', '.join(run.answers)} "

@@ -47,8 +47,10 @@ def test_it_fails_for_the_leak_and_not_for_the_endpoint(cli_report) -> None:
     assert "peering/leak <- TCP 10.1.1.10:" in text.stdout
     # Nothing else is blamed: the flows through the endpoint keep their exact path and their PPv2 header.
     assert {c["category"] for c in failed} <= {"isolation", "cross-side", "snat"}
-    path = [c for c in report["checks"] if c["category"] == "path"]
+    by_name = {f["name"] for f in report["name_flows"]}  # flows by DNS name are judged alike; counted apart
+    path = [c for c in report["checks"] if c["category"] == "path" and c["subject"] not in by_name]
     assert len(path) == 4 and all(c["status"] == "pass" for c in path)
+    assert by_name and all(f["verdict"] == "pass" for f in report["name_flows"])
 
 
 def test_a_users_probe_assertion_catches_the_leak(lab) -> None:

@@ -96,7 +96,7 @@ def test_without_a_resolver_the_name_flows_are_skipped_with_the_reason() -> None
 
 
 def test_declared_flow_by_name_keyword_and_literal() -> None:
-    plan, _, vp = plan_and_build(topo(with_names, {"builtin": False, "flows": [
+    _, _, vp = plan_and_build(topo(with_names, {"builtin": False, "flows": [
         {"client": "consumer-client-b", "endpoint": "web-endpoint", "name": "zonal"},
         {"client": "consumer-client", "endpoint": "web-endpoint", "name": "WEB-B.internal.", "port": 80}]}))
     assert vp.flows == [] and vp.dns == []
