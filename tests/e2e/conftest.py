@@ -6,8 +6,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+import yaml
+
+from lab.apply import api
 
 
 def _why_not_runnable() -> str | None:
@@ -43,3 +48,22 @@ def lab_name():
         return f"{purpose[:9]}-{secrets.token_hex(3)}"
 
     return make
+
+
+@contextmanager
+def running_lab(topology: dict, purpose: str, folder: Path):
+    """Bring up a lab from a topology dict under a fresh name; always take it down after."""
+    name = f"t-{purpose[:7]}-{secrets.token_hex(2)}"
+    path = folder / f"{purpose}.yaml"
+    path.write_text(yaml.safe_dump(topology, sort_keys=False))
+    result = api.up(path, name)
+    try:
+        yield name, result.plan
+    finally:
+        api.down(name)
+
+
+@pytest.fixture(scope="session")
+def lab_runner():
+    """`with lab_runner(topology_dict, purpose, folder) as (name, plan):` for module-scoped lab fixtures."""
+    return running_lab

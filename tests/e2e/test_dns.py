@@ -44,15 +44,9 @@ def _topology() -> dict:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    name = f"t-dns-{secrets.token_hex(2)}"
-    path = tmp_path_factory.mktemp("dns") / "dns.yaml"
-    path.write_text(yaml.safe_dump(_topology(), sort_keys=False))
-    result = api.up(path, name)
-    try:
-        yield name, result.plan
-    finally:
-        api.down(name)
+def lab(tmp_path_factory, lab_runner):
+    with lab_runner(_topology(), "dns", tmp_path_factory.mktemp("dns")) as running:
+        yield running
 
 
 def lab_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:

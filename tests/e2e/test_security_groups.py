@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import secrets
 import subprocess
 import sys
 import time
@@ -41,15 +40,9 @@ def _topology() -> dict:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    name = f"t-sg-{secrets.token_hex(2)}"
-    path = tmp_path_factory.mktemp("sg") / "sg.yaml"
-    path.write_text(yaml.safe_dump(_topology(), sort_keys=False))
-    result = api.up(path, name)
-    try:
-        yield name, result.plan
-    finally:
-        api.down(name)
+def lab(tmp_path_factory, lab_runner):
+    with lab_runner(_topology(), "sg", tmp_path_factory.mktemp("sg")) as running:
+        yield running
 
 
 def lab_cli(*args: str) -> str:
