@@ -21,7 +21,9 @@ def up(topology_ref: str | None, lab: str, fmt: str) -> None:
     from lab.apply import api
 
     result = api.up(topology_ref, lab, progress)
-    plan = result.plan.to_dict()
+    # The saved plan, not the one we built: the service's subscribers (an auto-accept function) may
+    # already have changed endpoint states during bring-up.
+    plan = api.load_plan(lab)
     summary = {"lab": lab, "topology": str(result.topology), "seconds": round(result.seconds, 3),
                "image": result.image_source,
                "steps_ms": {k: round(v * 1000, 1) for k, v in result.steps_s.items()},
