@@ -2,7 +2,7 @@
 
 HAProxy refuses to bind an address or interface that does not exist yet, and a `none`-network
 container only gets its legs after it runs. So a node starts with a boot config (loopback
-admin listener only), the host moves its legs in by PID, writes the real config into the
+admin listener only), the host places its legs in its namespace by PID, writes the real config into the
 node's mounted config folder, and reloads the master (SIGUSR2), which re-reads the folder.
 """
 
@@ -51,7 +51,7 @@ def start(ctx: ApplyContext, image: str) -> None:
         for handle in ctx.runtime.start_many(specs):
             ctx.container_pids[handle.name] = handle.pid
     for node in ctx.plan.nodes:
-        # Before any leg moves in: a moved interface takes its settings from "default".
+        # Before any leg exists: an interface created in a namespace takes its settings from "default".
         netns.write_sysctls(ctx.ns_path_of(node.container), node.sysctls)
 
 

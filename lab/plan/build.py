@@ -45,7 +45,7 @@ INSTANCE_SYSCTLS = dict(NO_IPV6)
 # An NLB node holds legs in overlapping subnets: it must never route between them (ip_forward=0),
 # answer ARP only for the leg's own address, and accept replies that policy routing sends on a
 # leg other than the main table would pick (rp_filter=0). "default" is set before legs move in,
-# because a moved interface takes its settings from it.
+# because an interface created in a namespace takes its settings from it.
 NODE_SYSCTLS = {
     "net/ipv4/ip_forward": "0",
     "net/ipv4/conf/all/rp_filter": "0",
