@@ -12,9 +12,8 @@ import csv
 import io
 import socket
 import time
-from pathlib import Path
 
-from lab.apply import haproxy, netns
+from lab.apply import haproxy, netns, processes
 from lab.apply.context import ApplyContext
 from lab.apply.runtime.base import NodeSpec
 from lab.plan.model import NlbNode
@@ -70,7 +69,7 @@ def wait_listening(ctx: ApplyContext, node: NlbNode) -> None:
     pending = [(fe.ip, fe.port) for fe in node.frontends]
     deadline = time.monotonic() + LISTEN_TIMEOUT_S
     while pending and time.monotonic() < deadline:
-        live = listening_sockets(pid)
+        live = processes.listening_sockets(pid)
         pending = [(ip, port) for ip, port in pending if (ip, port) not in live and ("0.0.0.0", port) not in live]
         if pending:
             time.sleep(0.01)
@@ -88,7 +87,7 @@ def wait_released(ctx: ApplyContext, node: NlbNode, addresses: list[tuple[str, i
     pending = list(addresses)
     deadline = time.monotonic() + timeout
     while pending:
-        live = listening_sockets(pid)
+        live = processes.listening_sockets(pid)
         pending = [(ip, port) for ip, port in pending if (ip, port) in live]
         if pending and time.monotonic() > deadline:
             raise NodeError(f"NLB node {node.container} still listens on "
@@ -96,23 +95,6 @@ def wait_released(ctx: ApplyContext, node: NlbNode, addresses: list[tuple[str, i
                             f"HAProxy said:\n{ctx.runtime.logs(node.container, tail=20)}")
         if pending:
             time.sleep(0.005)
-
-
-def listening_sockets(pid: int) -> set[tuple[str, int]]:
-    """Every TCP (ip, port) listening in the namespace of `pid`, from ONE read of its /proc/net/tcp:
-    a node with 50 endpoints has 100 frontends, and reading the file once per address made waiting
-    for them cost more than HAProxy's reload itself."""
-    out = set()
-    try:
-        lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
-    except OSError:
-        return out
-    for line in lines:
-        fields = line.split()
-        if fields[3] == "0A":  # LISTEN
-            addr, _, port = fields[1].partition(":")
-            out.add((socket.inet_ntoa(bytes.fromhex(addr)[::-1]), int(port, 16)))
-    return out
 
 
 def server_states(pid: int) -> list[dict[str, str]]:
