@@ -79,6 +79,7 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
     finally:
         state.unlock()
     ctx.close()
+    progress(ctx.gso.summary())
     state.save_plan({**plan.to_dict(), "container_pids": ctx.container_pids})
     _announce(state, progress)
     return timings

@@ -11,6 +11,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 
 from lab.apply import netns
+from lab.apply.offload import GsoTuner
 from lab.plan.model import Place, Plan
 from lab.state.store import LabState
 
@@ -24,6 +25,7 @@ class ApplyContext:
     progress: Progress
     runtime: object | None = None  # lab.apply.runtime.base.ContainerRuntime
     container_pids: dict[str, int] = field(default_factory=dict)
+    gso: GsoTuner = field(default_factory=GsoTuner)  # BIG TCP on every veth end this run creates
     _netlink: dict[Place, IPRoute] = field(default_factory=dict)
     _root: IPRoute | None = None
 

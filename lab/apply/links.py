@@ -75,6 +75,7 @@ def _configure_end(ctx: ApplyContext, tmp: str, end: Iface, alias: str) -> None:
     if end.master:
         settings["master"] = index(ipr, end.master)
     ipr.link("set", index=idx, **settings)
+    ctx.gso.apply(ipr, idx)
     add_addresses(ipr, idx, end.addresses, end.noprefixroute)
     ipr.link("set", index=idx, state="up")
 
