@@ -70,6 +70,17 @@ def assess_feature(kind: str, error: str | None) -> Check:
                  f"optional: `modprobe {module}` where the kernel has it")
 
 
+def assess_big_tcp(error: str | None) -> Check:
+    """Whether lab links can batch IPv4 beyond 64 KiB (lab.apply.offload), tried on a throwaway veth."""
+    from lab.apply.offload import BIG_TCP_BYTES
+
+    if error is None:
+        return Check("big-tcp", OK, f"big-tcp: lab links batch up to {BIG_TCP_BYTES // 1024} KiB (BIG TCP for IPv4)")
+    return Check("big-tcp", WARN, f"big-tcp: unavailable ({error}); lab links keep 64 KiB batches and traffic "
+                 "through an endpoint runs slower (about 25% measured on 2 cores); everything else works",
+                 "optional: a kernel >= 6.3 (on Debian 12, the backports kernel)")
+
+
 def assess_docker(version: str | None, error: str | None) -> Check:
     if error is None:
         return Check("docker", OK, f"Docker engine {version} reachable")
@@ -198,10 +209,11 @@ def _try(action: Callable[[], object]) -> str | None:
 
 
 def probe_kernel() -> list[Check]:
-    """Create a veth, a bridge, a VRF and a netem qdisc in a throwaway namespace; then remove it."""
+    """Create a veth (and enlarge its GSO batches), a bridge, a VRF and a netem qdisc in a throwaway
+    namespace; then remove it."""
     from pyroute2 import IPRoute
 
-    from lab.apply import netns
+    from lab.apply import netns, offload
 
     name = f"pl-doctor-{secrets.token_hex(3)}"
     path = netns.netns_path(name)
@@ -218,6 +230,7 @@ def probe_kernel() -> list[Check]:
             vrf = _try(lambda: ipr.link("add", ifname="docvrf", kind="vrf", vrf_table=4242))
             dev = ipr.link_lookup(ifname="doc0") if veth is None else []
             netem = _try(lambda: ipr.tc("add", "netem", dev[0], delay=1000)) if dev else "no veth to try it on"
+            big_tcp = offload.enlarge(ipr, dev[0], confirm=True) if dev else "no veth to try it on"
         # nft/iptables have no pyroute2 API we can rely on: run the tools inside the namespace.
         nft_rc, nft_out = _run(["nsenter", f"--net={path}", "nft", "add", "table", "inet", "lab_doctor"])
         ipt_rc, ipt_out = _run(["nsenter", f"--net={path}", "iptables", "-S", "FORWARD"])
@@ -227,7 +240,7 @@ def probe_kernel() -> list[Check]:
         if ipt_rc == 0 else None
     return [
         assess_feature("veth", veth), assess_feature("bridge", bridge), assess_feature("vrf", vrf),
-        assess_feature("netem", netem), assess_nftables(None if nft_rc == 0 else nft_out),
+        assess_feature("netem", netem), assess_big_tcp(big_tcp), assess_nftables(None if nft_rc == 0 else nft_out),
         assess_br_netfilter(Path("/proc/sys", BR_NF_SYSCTL).exists(), br_nf, ns_policy),
         assess_rp_filter(_read_sysctl("net/ipv4/conf/all/rp_filter"), _read_sysctl("net/ipv4/conf/default/rp_filter"),
                          rp_default),
@@ -279,7 +292,7 @@ def run_checks() -> list[Check]:
     if root.blocks:
         skipped = "not checked: creating a throwaway namespace needs root"
         checks += [Check(kind, WARN, f"{kind}: {skipped}", "run `sudo lab doctor`")
-                   for kind in ("veth", "bridge", "vrf", "netem", "nftables", "br_netfilter", "rp_filter")]
+                   for kind in ("veth", "bridge", "vrf", "netem", "big-tcp", "nftables", "br_netfilter", "rp_filter")]
     else:
         checks += probe_kernel()
     rc, out = _run(["iptables", "-S", "FORWARD"])
