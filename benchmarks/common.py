@@ -82,15 +82,17 @@ def _wait_listening(proc: subprocess.Popen, port: int, timeout: float = 10) -> N
 
 
 @contextmanager
-def veth_pair_baseline() -> Iterator[tuple[str, str, str]]:
+def veth_pair_baseline(big_tcp: bool = False) -> Iterator[tuple[str, str, str]]:
     """Two namespaces of ours joined by one veth pair (10.99.0.1 <-> 10.99.0.2): the direct path.
 
     Yields (client netns, server netns, server address). Made with pyroute2 through the lab's own
-    namespace helpers; both namespaces are removed afterwards (which deletes the pair).
+    namespace helpers; both namespaces are removed afterwards (which deletes the pair). With
+    `big_tcp`, both ends get the GSO/GRO limits the lab gives its own links (lab.apply.offload);
+    raises RuntimeError when this kernel cannot.
     """
     from pyroute2 import IPRoute
 
-    from lab.apply import netns
+    from lab.apply import netns, offload
 
     base = unique("veth")
     names = (f"{base}-c", f"{base}-s")
@@ -113,6 +115,9 @@ def veth_pair_baseline() -> Iterator[tuple[str, str, str]]:
                 ipr.link("set", index=lo, state="up")
                 idx = ipr.link_lookup(ifname=ifname)[0]
                 ipr.addr("add", index=idx, address=ip, prefixlen=24)
+                refusal = offload.enlarge(ipr, idx, confirm=True) if big_tcp else None
+                if refusal is not None:
+                    raise RuntimeError(refusal)
                 ipr.link("set", index=idx, state="up")
         yield names[0], names[1], "10.99.0.2"
     finally:

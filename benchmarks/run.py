@@ -38,11 +38,15 @@ def table(results: dict) -> str:
         for streams in (1, 4):
             t = d[f"throughput_{streams}"]
             g = t["gbps"]
-            add(f"iperf3 {streams} stream(s): direct veth", f"{g['direct']:.1f} Gbit/s")
-            add(f"iperf3 {streams} stream(s): endpoint, PPv2 off", f"{g['endpoint']:.1f} Gbit/s ({t['ratio']['endpoint']:.2f}x)",
-                ">= 0.8x" if streams == 1 else "")
-            add(f"iperf3 {streams} stream(s): endpoint, PPv2 on", f"{g['endpoint_ppv2']:.1f} Gbit/s "
-                f"({t['ratio']['endpoint_ppv2']:.2f}x)", "", "target = strip_relay.py -> iperf3")
+            big = t.get("ratio_vs_big_tcp")
+            add(f"iperf3 {streams} stream(s): direct veth", f"{g['direct']:.1f} Gbit/s", "", "as `ip link add` makes it")
+            add(f"iperf3 {streams} stream(s): direct veth, BIG TCP", f"{g['direct_big_tcp']:.1f} Gbit/s" if big else
+                "n/a", "", "tuned like the lab's links" if big else d.get("big_tcp_unavailable", ""))
+            for name, label, note in (("endpoint", "PPv2 off", ""), ("endpoint_ppv2", "PPv2 on", "target = strip_relay.py -> iperf3")):
+                versus = f", {big[name]:.2f}x vs BIG TCP veth" if big else ""
+                add(f"iperf3 {streams} stream(s): endpoint, {label}",
+                    f"{g[name]:.1f} Gbit/s ({t['ratio'][name]:.2f}x{versus})",
+                    ">= 0.8x" if streams == 1 and name == "endpoint" else "", note)
         for mode, label in (("rr", "request latency, open connection"), ("crr", "request latency, new connection")):
             lat = d["latency_us"][mode]
             add(f"{label}: direct p50/p99", f"{lat['direct']['p50']:.0f} / {lat['direct']['p99']:.0f} us")
