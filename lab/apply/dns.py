@@ -4,9 +4,11 @@ The resolver address sits on the router's loopback as a /32, so every instance r
 its default gateway, and `lab exec` processes use it through /etc/netns/<ns>/resolv.conf.
 
 Names come and go with endpoint state WITHOUT restarting the resolver:
-- A records (regional/zonal endpoint names, instance host names) are files in a `hostsdir=` folder,
-  one file per source; dnsmasq notices a new, replaced or deleted file by inotify (measured: the
-  answer changes within ~40 ms) and serves it with no restart.
+- A records (regional/zonal endpoint names, instance host names) are files in an `addn-hosts=`
+  folder, one file per source; after a change every dnsmasq of the VPC gets SIGHUP, which re-reads
+  the folder (no restart, same PID), and sync waits until an added name answers. Not `hostsdir=`:
+  that makes each dnsmasq hold an inotify instance, and a host allows 128 per user, so a lab with
+  ~120 VPCs could not start its resolvers (found at N = 200 consumer VPCs).
 - CNAMEs (private DNS names, aliases) are the hard part: `cname=` exists only in dnsmasq's main
   config, which it reads once (SIGHUP does not re-read it), and its target must be a name dnsmasq
   holds itself. So each VPC with CNAMEs gets a second dnsmasq, a CNAME server, on 127.0.0.1 in the
@@ -37,12 +39,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.apply import netns, processes, templates
+from lab.apply.dnsquery import ask
 from lab.apply.context import ApplyContext
 from lab.apply.links import index
 from lab.plan.dns import Resolver
@@ -98,19 +100,30 @@ def folder(ctx: ApplyContext, vpc: str) -> Path:
 def sync(ctx: ApplyContext) -> None:
     """Make every VPC's resolver answer exactly the plan's records (idempotent; never restarts a resolver)."""
     journaled = _journaled(ctx)
+    enabled: list[tuple[Resolver, _Live]] = []
+    starting: list[Callable[[], None]] = []
     for resolver in ctx.plan.resolvers:
         _resolv_confs(ctx, resolver, journaled)
         live = _Live(folder(ctx, resolver.vpc))
         if not resolver.enabled:
             _stop_all(live)
             continue
-        _ensure_resolver(ctx, resolver, live)
+        enabled.append((resolver, live))
+        wait = _ensure_resolver(ctx, resolver, live)
+        if wait is not None:
+            starting.append(wait)
+    for wait in starting:  # resolvers start side by side: a lab of 200 VPCs waits for them once, not 200 times
+        wait()
+    for resolver, live in enabled:
         wanted = {r.name: r.values[0] for r in resolver.cnames()}
         # 1. CNAMEs that go away (or would change target) stop answering before anything else changes.
         routed = {n: r for n, r in live.routed().items() if wanted.get(n) == r["target"]}
         _route(live, routed)
-        # 2. A records: new and changed files in, stale files out (dnsmasq picks them up by itself).
-        _write_hosts(live.dir / "hosts.d", hosts_files(resolver))
+        # 2. A records: new and changed files in, stale files out; every dnsmasq of the VPC re-reads them.
+        files = hosts_files(resolver)
+        added = _write_hosts(live.dir / "hosts.d", files)
+        if added is not None:
+            _reload_hosts(resolver, live, files, added)
         # 3. CNAMEs that come: to the newest server holding them, or to a new one loaded with the pool.
         missing = {n: t for n, t in wanted.items() if n not in routed}
         if missing and any(_holder(live, n, t) is None for n, t in missing.items()):
@@ -179,47 +192,52 @@ def _journal_path(ctx: ApplyContext, path: Path, journaled: set[str]) -> None:
         journaled.add(str(path))
 
 
-def _ensure_resolver(ctx: ApplyContext, resolver: Resolver, live: _Live) -> None:
-    """The resolver address on the router's loopback, and the resolver on it (started once, never restarted)."""
+def _ensure_resolver(ctx: ApplyContext, resolver: Resolver, live: _Live) -> Callable[[], None] | None:
+    """The resolver address on the router's loopback, and the resolver on it (started once, never
+    restarted). Returns, when it had to start one, the wait until it listens."""
     ipr = ctx.netlink(Place("netns", resolver.netns))
     lo = index(ipr, "lo")
     if not ipr.get_addr(index=lo, address=resolver.ip):
         ipr.addr("add", index=lo, address=resolver.ip, prefixlen=32)
     token = live.data.get("resolver", {}).get("token")
     if token and processes.pids_with_token(token):
-        return
-    (live.dir / "hosts.d").mkdir(parents=True, exist_ok=True)
+        return None
+    # The records go in first, so a fresh resolver reads them as it starts (no SIGHUP needed).
+    _write_hosts(live.dir / "hosts.d", hosts_files(resolver))
     (live.dir / "servers.conf").write_text("")
     live.data["routed"] = {}
     conf = live.dir / "resolver.conf"
     conf.write_text(render_config(ctx.plan.lab, resolver, live.dir, role="resolver", port=DNS_PORT))
     token = processes.new_token(ctx.plan.lab, f"dns:{resolver.vpc}")
     ctx.state.journal.record("process", token=token, vpc=resolver.vpc, role="dns-resolver")
-    _spawn(ctx, resolver, live, conf, token, resolver.ip, DNS_PORT, f"dns-{resolver.vpc}.log")
+    pid = _spawn(ctx, resolver, live, conf, token, f"dns-{resolver.vpc}.log")
     live.data["resolver"] = {"token": token}
     live.save()
+    return lambda: _await_listening(ctx, resolver, pid, token, resolver.ip, DNS_PORT, f"dns-{resolver.vpc}.log")
 
 
-def _spawn(ctx: ApplyContext, resolver: Resolver, live: _Live, conf: Path, token: str, ip: str, port: int,
-           log_name: str) -> int:
-    """Start dnsmasq in the router's namespace and wait until it listens; the token rides in its pid-file path."""
+def _spawn(ctx: ApplyContext, resolver: Resolver, live: _Live, conf: Path, token: str, log_name: str) -> int:
+    """Start dnsmasq in the router's namespace; the token rides in its pid-file path."""
     run = live.dir / "run"
     run.mkdir(parents=True, exist_ok=True)
     argv = ["dnsmasq", "--keep-in-foreground", f"--conf-file={conf}", f"--pid-file={run / token}.pid"]
-    log = ctx.state.log_dir() / log_name
     try:
-        pid = processes.spawn(argv, netns.netns_path(resolver.netns), log)
+        return processes.spawn(argv, netns.netns_path(resolver.netns), ctx.state.log_dir() / log_name)
     except FileNotFoundError:
         raise DnsError("dnsmasq is not installed (Debian package dnsmasq-base); run setup.sh install") from None
+
+
+def _await_listening(ctx: ApplyContext, resolver: Resolver, pid: int, token: str, ip: str, port: int,
+                     log_name: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while not processes.listening(f"/proc/{pid}", ip, port):
         if time.monotonic() > deadline or not Path(f"/proc/{pid}").exists():
             processes.stop([token])
+            log = ctx.state.log_dir() / log_name
             tail = log.read_text()[-1500:] if log.exists() else ""
             raise DnsError(f"dnsmasq for VPC {resolver.vpc} did not listen on {ip}:{port} "
                            f"within {START_TIMEOUT_S:.0f} s; it said:\n{tail}")
-        time.sleep(0.01)
-    return pid
+        time.sleep(0.005)
 
 
 def _holder(live: _Live, name: str, target: str) -> dict | None:
@@ -239,7 +257,8 @@ def _start_cname_server(ctx: ApplyContext, resolver: Resolver, live: _Live, cnam
                                   generation=generation))
     token = processes.new_token(ctx.plan.lab, f"dns-cname:{resolver.vpc}")
     ctx.state.journal.record("process", token=token, vpc=resolver.vpc, role="dns-cname-server")
-    _spawn(ctx, resolver, live, conf, token, "127.0.0.1", port, f"dns-{resolver.vpc}-cname.log")
+    pid = _spawn(ctx, resolver, live, conf, token, f"dns-{resolver.vpc}-cname.log")
+    _await_listening(ctx, resolver, pid, token, "127.0.0.1", port, f"dns-{resolver.vpc}-cname.log")
     _wait_answering(resolver, port, cnames, token)
     live.data["generation"] = generation
     live.data["cname_servers"] = servers + [{"token": token, "port": port, "generation": generation,
@@ -265,44 +284,6 @@ def _wait_answering(resolver: Resolver, port: int, cnames: list[tuple[str, str]]
     processes.stop([token])
     raise DnsError(f"the new CNAME server of VPC {resolver.vpc} did not answer {probe[0]} -> {probe[1]} "
                    f"within {START_TIMEOUT_S:.0f} s")
-
-
-def ask(ns_path: Path, ip: str, port: int, qname: str, timeout: float = 0.5) -> int:
-    """One A query from inside a namespace; returns how many A records the answer holds (-rcode on error).
-
-    Hand-made (RFC 1035: header, one question, answers with compressed names) to keep sync free of scapy.
-    """
-    query = struct.pack("!HHHHHH", os.getpid() & 0xFFFF, 0x0100, 1, 0, 0, 0)
-    query += b"".join(bytes([len(label)]) + label.encode() for label in qname.split(".")) + b"\0"
-    query += struct.pack("!HH", 1, 1)
-    with netns.entered(ns_path):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with sock:
-        sock.settimeout(timeout)
-        sock.sendto(query, (ip, port))
-        reply = sock.recv(4096)
-    rcode = reply[3] & 0x0F
-    if rcode:
-        return -rcode
-    answers = struct.unpack("!H", reply[6:8])[0]
-    offset = _skip_name(reply, 12) + 4
-    count = 0
-    for _ in range(answers):
-        offset = _skip_name(reply, offset)
-        rtype, _cls, _ttl, length = struct.unpack("!HHIH", reply[offset:offset + 10])
-        count += rtype == 1
-        offset += 10 + length
-    return count
-
-
-def _skip_name(message: bytes, offset: int) -> int:
-    while True:
-        length = message[offset]
-        if length == 0:
-            return offset + 1
-        if length & 0xC0 == 0xC0:  # a compression pointer ends the name
-            return offset + 2
-        offset += 1 + length
 
 
 def _route(live: _Live, routed: dict[str, dict]) -> None:
@@ -337,18 +318,51 @@ def _stop_all(live: _Live) -> None:
         live.save()
 
 
-def _write_hosts(hosts_dir: Path, files: dict[str, str]) -> None:
+def _write_hosts(hosts_dir: Path, files: dict[str, str]) -> set[str] | None:
+    """Make the folder hold exactly `files`. None when nothing changed, else the names of added lines."""
     hosts_dir.mkdir(parents=True, exist_ok=True)
+    changed, added = False, set()
     for name, text in files.items():
         path = hosts_dir / name
-        if path.exists() and path.read_text() == text:
+        old = path.read_text() if path.exists() else ""
+        if old == text:
             continue
         tmp = hosts_dir / f".{name}.tmp"  # dnsmasq skips dot files, and a rename is atomic
         tmp.write_text(text)
         tmp.replace(path)
+        changed = True
+        added |= {line.split()[1] for line in set(text.splitlines()) - set(old.splitlines())}
     for path in hosts_dir.iterdir():
         if not path.name.startswith(".") and path.name not in files:
             path.unlink()
+            changed = True
+    return added if changed else None
+
+
+def _reload_hosts(resolver: Resolver, live: _Live, files: dict[str, str], added: set[str]) -> None:
+    """SIGHUP every dnsmasq of the VPC (each re-reads the hosts folder; the resolver also its servers
+    file, unchanged here), then wait until each answers one added name with all of its addresses."""
+    servers = [(resolver.ip, DNS_PORT, live.data["resolver"]["token"])]
+    servers += [("127.0.0.1", s["port"], s["token"]) for s in live.servers()]
+    for _ip, _port, token in servers:
+        for pid in processes.pids_with_token(token):
+            os.kill(pid, signal.SIGHUP)
+    if not added:
+        return  # only removals: nothing to wait for (a CNAME never outlives its target, see sync)
+    probe = min(added)
+    want = sum(line.split()[1:2] == [probe] for text in files.values() for line in text.splitlines())
+    for ip, port, token in servers:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                if ask(netns.netns_path(resolver.netns), ip, port, probe) == want:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise DnsError(f"dnsmasq of VPC {resolver.vpc} on {ip}:{port} did not serve {probe} within "
+                               f"{START_TIMEOUT_S:.0f} s of re-reading its hosts folder (token {token})")
+            time.sleep(0.002)
 
 
 # -- reading (lab dns records) -----------------------------------------------------------------

@@ -4,7 +4,7 @@ One lab for the module (the plugin's `lab` fixture, torn down after). Each consu
 its VPC's resolver (dnsmasq at 10.0.0.2, inside the lab) for the endpoint's regional and zonal
 names and sends its request to the answer: every such flow must pass path, PPv2 (destination = the
 ENI the name resolved to) and SNAT. Then a bogus A record, dropped into that resolver's hosts folder
-next to the lab's own files, makes a zonal name also answer with a consumer instance's address: the
+next to the lab's own files and read on SIGHUP, makes a zonal name also answer with a consumer instance's address: the
 verdict must turn red on that name, and no request may go to the stray address.
 """
 
@@ -23,12 +23,23 @@ from lab.verify.traffic import dns_query
 pytestmark = [pytest.mark.root, pytest.mark.lab_topology("basic")]
 
 STRAY = "10.0.1.10"  # consumer-client itself: an address inside the lab, and not an ENI
-WAIT_ATTEMPTS, WAIT_STEP_S = 30, 0.1  # dnsmasq notices a hosts file within ~40 ms (inotify)
+WAIT_ATTEMPTS, WAIT_STEP_S = 30, 0.1  # dnsmasq re-reads its hosts folder on SIGHUP, within milliseconds
 
 
 def _hosts_dir(lab_name: str, vpc: str):
     # dns.folder only needs the lab's state (ctx.state.dir); this is the folder its dnsmasq watches.
     return dns.folder(SimpleNamespace(state=LabState(lab_name)), vpc) / "hosts.d"
+
+
+def _reread(lab_name: str, vpc: str) -> None:
+    """What lab's own DNS sync does after it changes the folder: SIGHUP the VPC's dnsmasq processes."""
+    import os
+    import signal
+
+    live = dns.running(LabState(lab_name).dir, vpc)
+    assert live["resolver"], f"no resolver runs for VPC {vpc}"
+    for pid in live["resolver"] + live["cname"]:
+        os.kill(pid, signal.SIGHUP)
 
 
 def _answers(lab, qname: str) -> tuple[str, ...]:
@@ -83,10 +94,12 @@ def test_a_name_that_answers_a_non_eni_address_turns_the_verdict_red(lab) -> Non
     assert bogus.parent.is_dir(), f"no hosts folder at {bogus.parent}"
     try:
         bogus.write_text(f"{STRAY} {zonal}\n")
+        _reread(lab.name, "consumer")
         assert sorted(_wait_for(lab, zonal, present=True)) == sorted(["10.0.1.253", STRAY])
         report = lab.verify(wait_health_checks=False, probes=False)
     finally:
         bogus.unlink(missing_ok=True)
+        _reread(lab.name, "consumer")
     _wait_for(lab, zonal, present=False)
     text = report.text(ledger=False)
     assert not report.ok, text

@@ -33,12 +33,16 @@ def options(text: str) -> list[str]:
 def test_resolver_config_is_closed_to_the_host_and_the_outside(consumer):
     opts = options(render_config("x", consumer, FOLDER, role="resolver", port=DNS_PORT))
     for needed in ("no-hosts", "no-resolv", "bind-interfaces", "listen-address=10.0.0.2", "port=53", "local=/#/",
-                   "cache-size=0", f"hostsdir={FOLDER / 'hosts.d'}", f"servers-file={FOLDER / 'servers.conf'}"):
+                   "cache-size=0", f"addn-hosts={FOLDER / 'hosts.d'}", f"servers-file={FOLDER / 'servers.conf'}"):
         assert needed in opts, needed
     # Nothing that forwards, serves DHCP, or reads another file of the host.
-    assert not [o for o in opts if re.match(r"(server|rev-server|resolv-file|dhcp-range|addn-hosts|conf-dir|"
+    assert not [o for o in opts if re.match(r"(server|rev-server|resolv-file|dhcp-range|conf-dir|"
                                             r"interface|enable-tftp)(=|$)", o)], opts
     assert not [o for o in opts if o.startswith("cname=")]  # CNAMEs never live in the resolver's own config
+    # Hosts come from the lab's folder only, re-read on SIGHUP: no hostsdir= (an inotify instance each;
+    # hosts allow 128 per user, which a lab of ~120 VPCs would exhaust).
+    assert [o for o in opts if o.startswith("addn-hosts=")] == [f"addn-hosts={FOLDER / 'hosts.d'}"]
+    assert not [o for o in opts if o.startswith("hostsdir=")]
 
 
 def test_cname_server_config_holds_the_cnames_on_loopback_only(consumer):
