@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -130,6 +131,17 @@ def test_clients_use_their_vpc_resolver_at_base_plus_two(lab):
         status, answers, server = dig(name, name, client, names(plan)["regional"])
         assert server.startswith("10.0.0.2#53") and status == "NOERROR"
     assert len(resolver_pids(name, "consumer")) == 1 and len(resolver_pids(name, "provider")) == 1
+
+
+def test_no_dnsmasq_of_the_lab_holds_an_inotify_instance(lab):
+    """A host allows 128 inotify instances per user; one per dnsmasq capped labs at ~120 VPCs."""
+    name, _plan = lab
+    pids = [pid for vpc in ("consumer", "provider")
+            for pid in dns.running(LabState(name).dir, vpc)["resolver"] + dns.running(LabState(name).dir, vpc)["cname"]]
+    assert len(pids) >= 3  # two resolvers and at least one CNAME server (the topology has aliases)
+    holding = {pid: [fd.name for fd in Path(f"/proc/{pid}/fd").iterdir()
+                     if "inotify" in os.readlink(fd)] for pid in pids}
+    assert not any(holding.values()), holding
 
 
 def test_regional_name_answers_both_enis_and_zonal_names_one_each(lab):
