@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from lab.cli.events_cmd import subscriber_label
 from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
 
 account_option = click.option("--account", "-a", required=True, metavar="ACCOUNT",
@@ -42,7 +43,7 @@ def _show_change(change, fmt: str, key: str = "VpcEndpoints") -> None:
         stdout.print(f"event {event['EventId']} {event['ConnectionEvent']} {event['VpcEndpointId']} "
                      f"-> {event['VpcEndpointState']}")
     for d in change.deliveries:
-        stdout.print(f"  delivered {d['EventId']} to {d['Service']}[{d['Subscriber']}] ({d['Type']}): "
+        stdout.print(f"  delivered {d['EventId']} to {subscriber_label(d)} ({d['Type']}): "
                      f"{'ok' if d['Ok'] else 'FAILED'}, {d['Detail']}")
 
 

@@ -74,13 +74,13 @@ def _show_deliveries(lab: str, attempts: list[dict], fmt: str) -> None:
         return
     table(f"notification deliveries of lab {lab}",
           ["EventId", "Event", "Subscriber", "Type", "Attempt", "Outcome", "Detail", "Seconds"],
-          [(d["EventId"], d["ConnectionEvent"], _subscriber(d), d["Type"],
+          [(d["EventId"], d["ConnectionEvent"], subscriber_label(d), d["Type"],
             f"{d.get('Attempt', 1)}/{d.get('MaxAttempts', 1)}",
             ("ok" if d["Ok"] else "failed") + ("" if d.get("Final", True) else f", retry in {d.get('RetryIn', 0)} s"),
             d.get("Detail", ""), f"{d.get('Seconds', 0):.3f}") for d in attempts])  # times: --format json
 
 
-def _subscriber(d: dict) -> str:
+def subscriber_label(d: dict) -> str:
     if d.get("Side") == "endpoint":
         return f"endpoint {d.get('Endpoint')} #{d['Subscriber']}"
     return f"service {d['Service']} #{d['Subscriber']}"

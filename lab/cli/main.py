@@ -37,6 +37,7 @@ def _register() -> None:
         exec_cmd,
         image_cmd,
         lifecycle,
+        notification_cmd,
         ppv2_cmd,
         schema_cmd,
         service_cmd,
@@ -47,7 +48,7 @@ def _register() -> None:
     commands = (
         lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,  # the lab
         verify_cmd.verify, verify_cmd.capture,  # packet-level proof
-        service_cmd.service, endpoint_cmd.endpoint, events_cmd.events,  # the control plane
+        service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg,  # each VPC's resolver, security groups on ENIs
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )

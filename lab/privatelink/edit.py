@@ -84,3 +84,26 @@ def set_cross_zone(data: dict, nlb: str, enabled: bool) -> dict:
     out = copy.deepcopy(data)
     next(n for n in out.get("nlbs") or [] if n.get("name") == nlb)["cross_zone"] = enabled
     return out
+
+
+def _holder(data: dict, kind: str, name: str) -> dict:
+    return _service(data, name) if kind == "service" else _endpoint(data, name)
+
+
+def add_subscriber(data: dict, kind: str, name: str, subscriber: dict) -> dict:
+    """Append a notification subscriber to a service (kind "service") or an endpoint (kind "endpoint")."""
+    out = copy.deepcopy(data)
+    holder = _holder(out, kind, name)
+    holder["notifications"] = [*(holder.get("notifications") or []), subscriber]
+    return out
+
+
+def remove_subscribers(data: dict, kind: str, name: str, positions: set[int]) -> dict:
+    out = copy.deepcopy(data)
+    holder = _holder(out, kind, name)
+    kept = [s for k, s in enumerate(holder.get("notifications") or []) if k not in positions]
+    if kept:
+        holder["notifications"] = kept
+    else:
+        holder.pop("notifications", None)
+    return out

@@ -175,12 +175,12 @@ def service(view: LabView, svc: EndpointService) -> dict:
             out["PrivateDnsNameConfiguration"] = svc_inv["PrivateDnsNameConfiguration"]
     out["Lab"] = {
         "Name": svc.name, "OwnerId": owner_of_service(view.topo, svc).id, "Nlb": svc.nlb,
-        "Notifications": [_subscriber_summary(s) for s in svc.notifications],
+        "Notifications": [subscriber_summary(s) for s in svc.notifications],
     }
     return out
 
 
-def _subscriber_summary(sub) -> dict:
+def subscriber_summary(sub) -> dict:
     if sub.command is not None:
         return {"Type": "command", "Command": list(sub.command), "Events": list(sub.events), "Timeout": sub.timeout}
     return {"Type": "webhook", "Url": sub.webhook, "From": sub.from_, "Events": list(sub.events), "Timeout": sub.timeout}
