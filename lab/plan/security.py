@@ -7,7 +7,7 @@ reach the endpoint, nothing else does. Define a group named `default` in the VPC
 
 An endpoint with no `security_groups` gets its VPC's `default`, as on AWS. An ENI is guarded only
 while its leg exists (the endpoint is `available`); `lab.apply.firewall` turns each guard into one
-nftables table in the NLB node's namespace.
+chain, named after the ENI's leg, of its NLB node's one nftables table.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lab.plan.ids import aws_id
 
 DEFAULT_GROUP = "default"
 TABLE_PREFIX = "plsg_"  # nftables tables the lab owns in an NLB node's namespace
+NODE_TABLE = TABLE_PREFIX + "enis"  # the one table of a node: a map from leg to that ENI's chain
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,13 @@ class EniGuard:
     ip: str
     node: str  # NLB node container whose namespace holds the leg
     ifname: str
-    table: str
+    table: str  # the node's table; the ENI's chain in it is named after the leg (ifname)
     groups: tuple[str, ...]  # security group IDs, in the endpoint's order
     live: bool  # the leg exists (endpoint available); a table is only made for a live ENI
 
 
 def group_id(lab: str, vpc: str, name: str) -> str:
     return aws_id("sg", lab, "security-group", vpc, name)
-
-
-def table_name(ifname: str) -> str:
-    # nftables identifiers take letters, digits and '_' (no '-'); the leg's name is already unique per node.
-    return TABLE_PREFIX + ifname.replace("-", "_")
 
 
 def _rules(group) -> tuple[SgRule, ...]:
@@ -105,7 +101,7 @@ def plan_security(topo, plan) -> None:
         ids = tuple(groups[(ep.vpc, n)].id for n in names)
         for eni in ep.enis:
             plan.eni_guards.append(EniGuard(eni.id, ep.name, ep.id, ep.vpc, eni.az, eni.ip, eni.node, eni.ifname,
-                                            table_name(eni.ifname), ids, (eni.node, eni.ifname) in legs))
+                                            NODE_TABLE, ids, (eni.node, eni.ifname) in legs))
     plan.inventory["security_groups"] = [_describe(g) for g in plan.security_groups]
 
 

@@ -86,15 +86,18 @@ def resync(name: str, edit) -> None:
     state.save_plan({**previous, **plan.to_dict()})
 
 
-def test_each_eni_has_its_own_table_in_its_node(lab):
+def test_each_eni_has_its_own_chain_reached_by_one_map_lookup(lab):
     name, plan = lab
     for eni in plan.endpoints[0].enis:
         guard = next(g for g in plan.eni_guards if g.eni_id == eni.id)
         tables = node_nft(eni.node, "list", "tables")
         assert f"table inet {guard.table}" in tables
         ruleset = node_nft(eni.node, "list", "table", "inet", guard.table)
-        assert f'iifname != "{eni.ifname}" accept' in ruleset and "ct state established,related accept" in ruleset
-        assert "ip saddr 10.0.1.0/24 tcp dport 80" in ruleset and "drop" in ruleset
+        assert ruleset.count("hook input") == 1 and "iifname vmap @legs" in ruleset
+        assert f'"{eni.ifname}" : jump {eni.ifname}' in ruleset
+        chain = node_nft(eni.node, "list", "chain", "inet", guard.table, eni.ifname)
+        assert "ct state established,related accept" in chain
+        assert "ip saddr 10.0.1.0/24 tcp dport 80" in chain and "drop" in chain
 
 
 def test_allowed_cidr_gets_an_answer_and_the_rule_counts_it(lab):
@@ -185,6 +188,6 @@ def test_down_removes_the_tables_with_their_nodes(lab):
     nodes = sorted({g.node for g in plan.eni_guards})
     assert all("plsg_" in node_nft(n, "list", "tables") for n in nodes)
     report = api.down(name)
-    assert report.removed.get("nft-tables") == len(plan.eni_guards) == 2
+    assert report.removed.get("nft-tables") == len({(g.node, g.table) for g in plan.eni_guards}) == 2
     engine = api.runtime()
     assert not any(engine.exists(n) for n in nodes)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.apply.firewall import DENY_PREFIX, guard_counters, parse_counters, render, rule_comment
+from lab.apply.firewall import DENY_PREFIX, guard_counters, node_transaction, parse_counters, render, rule_comment
 from lab.plan.build import build_plan
-from lab.plan.security import TABLE_PREFIX, group_id
+from lab.plan.security import NODE_TABLE, TABLE_PREFIX, group_id
 from lab.topology.errors import TopologyError
 from lab.topology.load import parse_topology
 
@@ -78,23 +78,47 @@ def test_inventory_has_describe_security_groups_shapes():
                                        "IpRanges": [{"CidrIp": "192.168.0.0/16", "Description": ""}]}
 
 
-def test_ruleset_is_stateful_scoped_to_the_leg_and_ends_in_a_counted_drop():
+def test_an_enis_chain_is_stateful_and_ends_in_a_counted_drop():
     plan = build_plan(topo([WEB], attach=["web-clients"]), "lab1")
     groups = {g.id: g for g in plan.security_groups}
     guard = plan.eni_guards[0]
     text = render("lab1", guard, groups)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-    # Atomic replace: add (no-op if present), delete, create - in one file, hence one transaction.
-    assert lines[:3] == [f"table inet {guard.table}", f"delete table inet {guard.table}", f"table inet {guard.table} {{"]
-    body = lines[3:]
+    assert lines[:2] == [f"table inet {NODE_TABLE} {{", f"chain {guard.ifname} {{"] and guard.table == NODE_TABLE
+    body = lines[2:]
     order = [next(i for i, ln in enumerate(body) if ln.startswith(p)) for p in (
-        "type filter hook input", f'iifname != "{guard.ifname}" accept', "ct state established,related accept",
-        "ip saddr 10.0.1.0/24 tcp dport 80 counter accept", "ip saddr 192.168.0.0/16 tcp dport 8000-8099",
-        "counter drop")]
+        "ct state established,related accept", "ip saddr 10.0.1.0/24 tcp dport 80 counter accept",
+        "ip saddr 192.168.0.0/16 tcp dport 8000-8099", "counter drop")]
     assert order == sorted(order)
     gid = guard.groups[0]
     assert f'comment "{rule_comment(gid, 0)}"' in text and f'comment "{DENY_PREFIX}{guard.eni_id}"' in text
-    assert "reject" not in text  # a security group never answers a denied client
+    assert "reject" not in text and "hook" not in text  # never answers a denied client; not a base chain
+
+
+def _statements(text: str) -> list[str]:
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+
+
+def test_a_nodes_change_is_one_transaction_with_one_lookup_per_packet():
+    plan = build_plan(topo([WEB], attach=["web-clients"]), "lab1")
+    groups = {g.id: g for g in plan.security_groups}
+    a, b = plan.eni_guards[0], plan.eni_guards[1]
+    fresh = _statements(node_transaction("lab1", a.node, fresh=True, stale_tables=["plsg_eni_old"], removed=[],
+                                         changed=[{"guard": a, "text": render("lab1", a, groups), "new": True}]))
+    # Older tables go first; the table is replaced whole when fresh; its one base chain is a map lookup.
+    assert fresh[0] == "delete table inet plsg_eni_old"
+    assert fresh[1:4] == [f"table inet {NODE_TABLE}", f"delete table inet {NODE_TABLE}", f"table inet {NODE_TABLE} {{"]
+    assert "type filter hook input priority filter; policy accept;" in fresh and "iifname vmap @legs" in fresh
+    assert sum("hook input" in ln for ln in fresh) == 1
+    new_chain = fresh.index(f"add chain inet {NODE_TABLE} {a.ifname}")
+    entry = fresh.index(f'add element inet {NODE_TABLE} legs {{ "{a.ifname}" : jump {a.ifname} }}')
+    assert new_chain < fresh.index(f"chain {a.ifname} {{") < entry  # the chain exists before the map names it
+    later = _statements(node_transaction("lab1", a.node, fresh=False, stale_tables=[], removed=[b.ifname],
+                                         changed=[{"guard": a, "text": render("lab1", a, groups), "new": False}]))
+    assert f"table inet {NODE_TABLE}" not in later and "iifname vmap @legs" not in later  # the base stays as it is
+    assert later.index(f'delete element inet {NODE_TABLE} legs {{ "{b.ifname}" }}') < later.index(
+        f"delete chain inet {NODE_TABLE} {b.ifname}")
+    assert f"flush chain inet {NODE_TABLE} {a.ifname}" in later and not any("add element" in ln for ln in later)
 
 
 def test_a_group_with_no_rules_lets_nothing_in():
@@ -104,29 +128,40 @@ def test_a_group_with_no_rules_lets_nothing_in():
     assert "saddr" not in text and "counter drop" in text
 
 
-# A listing as `nft -j list table inet ...` prints it (captured from nftables 1.0.6, trimmed).
+# A node's table as `nft -j list table inet plsg_enis` prints it (nftables 1.0.6; two ENIs with the
+# same group, hence the same rule comment in two chains).
+_SADDR = {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                    "right": {"prefix": {"addr": "10.0.1.0", "len": 24}}}}
+_DPORT = {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}}
 LISTING = {"nftables": [
     {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
-    {"table": {"family": "inet", "name": "plsg_eni_1", "handle": 3}},
-    {"chain": {"family": "inet", "table": "plsg_eni_1", "name": "ingress", "handle": 1, "type": "filter",
+    {"table": {"family": "inet", "name": "plsg_enis", "handle": 1}},
+    {"map": {"family": "inet", "name": "legs", "table": "plsg_enis", "type": "ifname", "handle": 2, "map": "verdict",
+             "elem": [["eni-a", {"jump": {"target": "eni-a"}}], ["eni-b", {"jump": {"target": "eni-b"}}]]}},
+    {"chain": {"family": "inet", "table": "plsg_enis", "name": "ingress", "handle": 1, "type": "filter",
                "hook": "input", "prio": 0, "policy": "accept"}},
-    {"rule": {"family": "inet", "table": "plsg_eni_1", "chain": "ingress", "handle": 2, "expr": [
-        {"match": {"op": "!=", "left": {"meta": {"key": "iifname"}}, "right": "eni-1"}}, {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "plsg_eni_1", "chain": "ingress", "handle": 4,
-              "comment": "sg-0aaaaaaaaaaaaaaaa ingress[0]", "expr": [
-                  {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
-                             "right": {"prefix": {"addr": "10.0.1.0", "len": 24}}}},
-                  {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}},
-                  {"counter": {"packets": 7, "bytes": 420}}, {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "plsg_eni_1", "chain": "ingress", "handle": 5,
+    {"rule": {"family": "inet", "table": "plsg_enis", "chain": "ingress", "handle": 3,
+              "expr": [{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": "@legs"}}]}},
+    {"rule": {"family": "inet", "table": "plsg_enis", "chain": "eni-a", "handle": 6,
+              "comment": "sg-0aaaaaaaaaaaaaaaa ingress[0]",
+              "expr": [_SADDR, _DPORT, {"counter": {"packets": 7, "bytes": 420}}, {"accept": None}]}},
+    {"rule": {"family": "inet", "table": "plsg_enis", "chain": "eni-a", "handle": 7,
               "comment": "deny eni-0bbbbbbbbbbbbbbbb", "expr": [{"counter": {"packets": 3, "bytes": 180}},
+                                                                 {"drop": None}]}},
+    {"rule": {"family": "inet", "table": "plsg_enis", "chain": "eni-b", "handle": 10,
+              "comment": "sg-0aaaaaaaaaaaaaaaa ingress[0]",
+              "expr": [_SADDR, _DPORT, {"counter": {"packets": 1, "bytes": 60}}, {"accept": None}]}},
+    {"rule": {"family": "inet", "table": "plsg_enis", "chain": "eni-b", "handle": 11,
+              "comment": "deny eni-0cccccccccccccccc", "expr": [{"counter": {"packets": 0, "bytes": 0}},
                                                                  {"drop": None}]}},
 ]}
 
 
-def test_counters_are_read_by_rule_comment():
-    assert parse_counters(LISTING) == {"sg-0aaaaaaaaaaaaaaaa ingress[0]": {"packets": 7, "bytes": 420},
-                                       "deny eni-0bbbbbbbbbbbbbbbb": {"packets": 3, "bytes": 180}}
+def test_counters_are_read_per_enis_chain_by_rule_comment():
+    assert parse_counters(LISTING, "eni-a") == {"sg-0aaaaaaaaaaaaaaaa ingress[0]": {"packets": 7, "bytes": 420},
+                                                "deny eni-0bbbbbbbbbbbbbbbb": {"packets": 3, "bytes": 180}}
+    assert parse_counters(LISTING, "eni-b")["sg-0aaaaaaaaaaaaaaaa ingress[0]"] == {"packets": 1, "bytes": 60}
+    assert parse_counters(LISTING, "eni-c") == {}
 
 
 def test_guard_counters_report_missing_tables_as_not_enforced():
