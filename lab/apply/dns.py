@@ -44,8 +44,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab.apply import netns, processes, templates
-from lab.apply.dnsquery import ask
 from lab.apply.context import ApplyContext
+from lab.apply.dnsquery import ask
 from lab.apply.links import index
 from lab.plan.dns import Resolver
 from lab.plan.model import Place
@@ -273,17 +273,25 @@ def _wait_answering(resolver: Resolver, port: int, cnames: list[tuple[str, str]]
     probe = next(((name, target) for name, target in cnames if target in held), None)
     if probe is None:
         return  # no CNAME can be complete yet: nothing to compare with
+    if not _answers(resolver, "127.0.0.1", port, probe[0], lambda count: count > 0):
+        processes.stop([token])
+        raise DnsError(f"the new CNAME server of VPC {resolver.vpc} did not answer {probe[0]} -> {probe[1]} "
+                       f"within {START_TIMEOUT_S:.0f} s")
+
+
+def _answers(resolver: Resolver, ip: str, port: int, qname: str, good: Callable[[int], bool]) -> bool:
+    """Ask the dnsmasq at ip:port (in the VPC router) for qname until `good(A record count)`, at most
+    START_TIMEOUT_S; False if it never was."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    while True:
         try:
-            if ask(netns.netns_path(resolver.netns), "127.0.0.1", port, probe[0]) > 0:
-                return
+            if good(ask(netns.netns_path(resolver.netns), ip, port, qname)):
+                return True
         except OSError:
-            pass
-        time.sleep(0.005)
-    processes.stop([token])
-    raise DnsError(f"the new CNAME server of VPC {resolver.vpc} did not answer {probe[0]} -> {probe[1]} "
-                   f"within {START_TIMEOUT_S:.0f} s")
+            pass  # no answer yet
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
 
 
 def _route(live: _Live, routed: dict[str, dict]) -> None:
@@ -352,17 +360,9 @@ def _reload_hosts(resolver: Resolver, live: _Live, files: dict[str, str], added:
     probe = min(added)
     want = sum(line.split()[1:2] == [probe] for text in files.values() for line in text.splitlines())
     for ip, port, token in servers:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if ask(netns.netns_path(resolver.netns), ip, port, probe) == want:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise DnsError(f"dnsmasq of VPC {resolver.vpc} on {ip}:{port} did not serve {probe} within "
-                               f"{START_TIMEOUT_S:.0f} s of re-reading its hosts folder (token {token})")
-            time.sleep(0.002)
+        if not _answers(resolver, ip, port, probe, lambda count: count == want):
+            raise DnsError(f"dnsmasq of VPC {resolver.vpc} on {ip}:{port} did not serve {probe} within "
+                           f"{START_TIMEOUT_S:.0f} s of re-reading its hosts folder (token {token})")
 
 
 # -- reading (lab dns records) -----------------------------------------------------------------
