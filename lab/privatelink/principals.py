@@ -70,18 +70,19 @@ def require_may_create(topo: Topology, actor: Account, vpc: Vpc, svc: EndpointSe
                             f"{provider.name} --principal {actor.arn}` first")
 
 
+def require_owner(actor: Account, owner: Account, doing: str, aside: str = "") -> None:
+    """AWS's UnauthorizedOperation when `actor` is not `owner`: `doing` says what was refused."""
+    if actor != owner:
+        raise NotAuthorized(ACCOUNT_FLAG, f"account {actor} cannot {doing}: only its owner {owner} can{aside}",
+                            f"act as {owner.name}")
+
+
 def require_service_owner(topo: Topology, actor: Account, svc: EndpointService, action: str) -> None:
-    provider = owner_of_service(topo, svc)
-    if actor != provider:
-        raise NotAuthorized(ACCOUNT_FLAG, f"account {actor} cannot {action} for service {svc.name!r}: "
-                            f"only its owner {provider} can", f"act as {provider.name}")
+    require_owner(actor, owner_of_service(topo, svc), f"{action} for service {svc.name!r}")
 
 
 def require_endpoint_owner(topo: Topology, actor: Account, vpc: Vpc, vpce_id: str) -> None:
-    owner = owner_of_vpc(topo, vpc)
-    if actor != owner:
-        raise NotAuthorized(ACCOUNT_FLAG, f"account {actor} cannot delete endpoint {vpce_id}: only its owner "
-                            f"{owner} can (a provider rejects instead)", f"act as {owner.name}")
+    require_owner(actor, owner_of_vpc(topo, vpc), f"delete endpoint {vpce_id}", " (a provider rejects instead)")
 
 
 def normalize_principal(topo: Topology, ref: str) -> str:
