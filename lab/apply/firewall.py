@@ -98,20 +98,18 @@ def sync(ctx: ApplyContext) -> None:
     for node, chains in wanted.items():
         ns_path = ctx.ns_path_of(node)
         live = live_tables(ns_path)
-        stale_tables = sorted(t for t in live if t != NODE_TABLE)  # tables of ours the plan no longer has
+        # Tables of ours the plan no longer has: an older layout's, or the node table when no ENI is left.
+        stale_tables = sorted(t for t in live if t != NODE_TABLE or not chains)
         folder = _applied_dir(ctx, node)
         fresh = NODE_TABLE not in live
-        if fresh and folder.exists():
+        if (fresh or not chains) and folder.exists():
             for path in folder.glob("*.nft"):
-                path.unlink()  # texts of a table that is gone
-        before = {p.stem: p.read_text() for p in folder.glob("*.nft")} if folder.exists() else {}
+                path.unlink()  # texts of a table that is gone, or is going
         if not chains:
-            stale_tables += [] if fresh else [NODE_TABLE]
             if stale_tables:
                 nft(ns_path, ["-f", "-"], stdin="".join(f"delete table inet {t}\n" for t in stale_tables))
-            for leg in before:
-                (folder / f"{leg}.nft").unlink()
             continue
+        before = {p.stem: p.read_text() for p in folder.glob("*.nft")} if folder.exists() else {}
         changed = [{"guard": guard, "text": text, "new": leg not in before}
                    for leg, (guard, text) in chains.items() if before.get(leg) != text]
         removed = sorted(leg for leg in before if leg not in chains)

@@ -59,13 +59,12 @@ def kernel_refusal(release: str | None = None) -> str | None:
     return None
 
 
-def gso_limits(ipr: IPRoute, idx: int) -> dict[str, int | None]:
-    """The link's GSO/GRO limits as the kernel reports them (None where it does not report one)."""
+def ipv4_gso_size(ipr: IPRoute, idx: int) -> int | None:
+    """The link's gso_ipv4_max_size as the kernel reports it (None when it reports none: before 6.3)."""
     raw = ipr.get_links(idx)[0]
     link = _LinkMsg(raw.data, offset=raw.offset)  # re-read the same bytes with the longer table
     link.decode()
-    return {name: link.get_attr(f"IFLA_{name.upper()}")
-            for name in ("gso_max_size", "gro_max_size", "gso_ipv4_max_size", "gro_ipv4_max_size")}
+    return link.get_attr("IFLA_GSO_IPV4_MAX_SIZE")
 
 
 def enlarge(ipr: IPRoute, idx: int, size: int = BIG_TCP_BYTES, confirm: bool = False) -> str | None:
@@ -84,7 +83,7 @@ def enlarge(ipr: IPRoute, idx: int, size: int = BIG_TCP_BYTES, confirm: bool = F
     except NetlinkError as err:
         return f"the kernel refused {size}-byte GSO ({os.strerror(err.code)})"
     if confirm:
-        got = gso_limits(ipr, idx)["gso_ipv4_max_size"]
+        got = ipv4_gso_size(ipr, idx)
         if got != size:  # a kernel that ignores unknown attributes answers OK and does nothing
             return f"the kernel accepted but did not apply gso_ipv4_max_size (reads {got})"
     return None
