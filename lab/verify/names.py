@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from lab.apply import netns
 from lab.topology.errors import LabInputError
-from lab.verify.spec import DnsSpec, FlowSpec, _flows_for, _Index
+from lab.verify.flows import DnsSpec, FlowSpec, Index, flows_for
 from lab.verify.traffic import FLOW_TIMEOUT_S, DnsRun, FlowRun, dns_query, http
 
 NAME_ORIGINS = ("regional", "zonal", "private-dns", "alias")
@@ -90,11 +90,11 @@ def served_names(plan: dict, ep: dict) -> dict[str, str]:
     return names
 
 
-def _specs(ix: _Index, client: dict, ep: dict, names: list[tuple[str, str]], port: int | None,
+def _specs(ix: Index, client: dict, ep: dict, names: list[tuple[str, str]], port: int | None,
            declared: bool) -> list[NameFlowSpec]:
     resolver, why = _resolver_of(ix.plan, ep["vpc"])
     records = {r["name"]: r for r in resolver["records"]} if resolver else {}
-    flows = _flows_for(ix, client, ep, None, port, declared)
+    flows = flows_for(ix, client, ep, None, port, declared)
     out = []
     for qname, origin in names:
         expected = _resolve_in_plan(records, qname) if resolver else ()
@@ -108,7 +108,7 @@ def _specs(ix: _Index, client: dict, ep: dict, names: list[tuple[str, str]], por
     return out
 
 
-def builtin_name_flows(ix: _Index, endpoints: list[dict]) -> list[NameFlowSpec]:
+def builtin_name_flows(ix: Index, endpoints: list[dict]) -> list[NameFlowSpec]:
     """From every consumer instance, to every name of every available endpoint of its VPC that
     answers now (or, without a resolver, its generated names: reported as SKIP)."""
     out = []
@@ -124,7 +124,7 @@ def builtin_name_flows(ix: _Index, endpoints: list[dict]) -> list[NameFlowSpec]:
     return out
 
 
-def declared_name_flows(ix: _Index, ep: dict, flow, path: str) -> list[NameFlowSpec]:
+def declared_name_flows(ix: Index, ep: dict, flow, path: str) -> list[NameFlowSpec]:
     """A `verify.flows[]` entry with `name:`: the words regional / zonal, or a name the lab serves."""
     served = served_names(ix.plan, ep)
     if flow.az is not None:

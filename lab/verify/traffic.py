@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from lab.apply import netns
 from lab.verify.ledger import Marks
 from lab.verify.packets import TCP, ConnKey, conn_key, echo_key
-from lab.verify.spec import DnsSpec, FlowSpec, ProbeSpec
+from lab.verify.flows import DnsSpec, FlowSpec, ProbeSpec
 
 FLOW_TIMEOUT_S = 3.0
 MAX_RESPONSE = 64 * 1024
