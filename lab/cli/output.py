@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -23,6 +23,17 @@ name_option = click.option(
     "--name", "-n", "lab", default="default", show_default=True, metavar="LAB",
     help="Name of the lab; two labs with different names coexist.",
 )
+
+
+class BadArgument(click.ClickException):
+    """An argument a command found wrong itself: `Error: ...` on stderr, exit 2 (as click's own)."""
+
+    exit_code = 2
+
+
+def fail(message: str) -> NoReturn:
+    """Refuse a bad argument with one line and exit code 2; nothing has been done."""
+    raise BadArgument(message)
 
 
 def progress(message: str) -> None:
