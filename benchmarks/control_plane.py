@@ -27,7 +27,8 @@ from pathlib import Path
 import yaml
 from common import machine, median, unique
 
-from lab.apply import api, netns
+from lab import api
+from lab.apply import netns
 from lab.privatelink import control
 
 POLL_S = 0.005

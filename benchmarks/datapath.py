@@ -16,7 +16,7 @@ from contextlib import ExitStack
 
 from common import HERE, background, in_netns, median, percentile, unique, veth_pair_baseline
 
-from lab.apply import api
+from lab import api
 
 TOPOLOGY = HERE / "datapath.yaml"
 PORT_RAW, PORT_PP, PORT_ECHO, PORT_IPERF = 5201, 5202, 7000, 5201

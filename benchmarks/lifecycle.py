@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from common import median, unique
 
-from lab.apply import api
+from lab import api
 
 
 def _lab_cli(*args: str, timeout: float = 600) -> tuple[float, dict]:

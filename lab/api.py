@@ -1,11 +1,432 @@
-"""The lab's front door: every use case (up, down, status, exec, verify, the control-plane
-actions) as a Python call. The CLI, the EC2 API server and the live view call only this module
-(plus pure libraries such as `lab.ppv2` and the topology's error types); it sits above
-`lab.apply`, `lab.privatelink`, `lab.verify` and `lab.state`, and nothing below imports it.
+"""The lab's front door: every use case as a Python call. The CLI, the EC2 API server and the live
+view call only this module (plus pure libraries such as `lab.ppv2` and the topology's error types).
+
+It sits above `lab.apply`, `lab.privatelink`, `lab.verify`, `lab.state` and `lab.doctor`, composes
+them, and nothing below imports it (tests/unit/test_layers.py checks). Each call imports what it
+needs when it runs, not when this module loads: `lab down` and `lab status` must not pay for the
+bring-up machinery (pydantic models, DNS, firewall), a third of their start-up time.
+
+Bad input raises `lab.topology.errors.LabInputError` (nothing changed); the system's failures are
+the types `system_errors()` lists.
+
+    lifecycle        up, down, status, list_labs, load_plan, enter (lab exec), runtime
+    verification     verify, capture_links, capture, write_pcaps
+    control plane    create_endpoint, accept_connections, reject_connections, delete_endpoints,
+                     allow_principals, revoke_principals, set_acceptance, set_cross_zone,
+                     describe_endpoints, describe_endpoint, describe_services, describe_service
+    events           events, follow_events, deliveries; notifications: create_notification,
+                     describe_notifications, delete_notifications
+    DNS, SGs         dns_records, private_dns_names, publish_record, unpublish_record,
+                     published_records, verify_domain, security_groups, security_group_counters
+    host and tools   check_host, host_exit_code, build_image, topology_schema
 """
 
 from __future__ import annotations
 
-from lab.apply.api import UpResult, down, load_plan, runtime, up
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["UpResult", "down", "load_plan", "runtime", "up"]
+from lab.topology.events import CONNECTION_EVENTS  # pure: for the command line's choices
+from lab.topology.errors import LabInputError
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def system_errors() -> tuple[type[BaseException], ...]:
+    """Failures of the system rather than of the input (reported in one line, exit 1)."""
+    from lab.apply.bringup import BringUpError
+    from lab.apply.dns import DnsError
+    from lab.apply.firewall import FirewallError
+    from lab.apply.nodes import NodeError
+    from lab.apply.reconcile import ReconcileError
+    from lab.apply.runtime import ContainerRuntimeError
+    from lab.image import ImageBuildError
+    from lab.privatelink.control import ControlPlaneError
+
+    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError, ReconcileError, ControlPlaneError,
+            DnsError, FirewallError)
+
+
+# -- lifecycle ------------------------------------------------------------------------------------
+
+def runtime():
+    """The container engine, checked (lab.apply.runtime's one factory)."""
+    from lab.apply.runtime import get_runtime
+
+    return get_runtime()
+
+
+@dataclass
+class UpResult:
+    lab: str
+    topology: Path
+    plan: object  # lab.plan.model.Plan
+    seconds: float
+    steps_s: dict[str, float] = field(default_factory=dict)
+    image_source: str | None = None
+
+
+def up(topology: str | Path | None = None, name: str = "default", progress: Progress = _quiet) -> UpResult:
+    """Validate, plan, preflight, make sure the NLB image exists, bring the lab up, and let the
+    control plane announce its endpoints (their subscribers are notified; they may act at once).
+
+    Raises LabInputError (bad input; nothing created), BringUpError (rolled back), or the
+    runtime's and image builder's errors.
+    """
+    from lab.apply import bringup
+    from lab.image import ensure_image
+    from lab.plan.build import build_plan
+    from lab.privatelink.lifecycle import lab_is_up
+    from lab.state.store import LabState
+    from lab.topology.load import load_topology, resolve_topology_path
+
+    t0 = time.perf_counter()
+    path = resolve_topology_path(str(topology) if topology is not None else None)
+    plan = build_plan(load_topology(path), name)
+    state = LabState(name)
+    if state.exists():
+        # Before preflight: the namespaces it would find are this lab's own, and its advice
+        # (`ip netns del`) would be wrong for a lab that is simply up.
+        state.create()  # raises the "already exists" input error before any work
+    bringup.preflight(plan)
+    rt = runtime()
+    image = ensure_image(rt.client, progress=progress) if plan.nodes else None
+    if image is not None:
+        progress(f"NLB image {image.tag}: HAProxy {image.haproxy_version} ({image.source})")
+    progress(f"bringing up lab {name!r} from {path}")
+    steps = bringup.bring_up(plan, state, rt, image.tag if image else "", progress, path.read_text())
+    # After the unlock: a subscriber may act on the lab at once (the auto-accept example accepts).
+    lab_is_up(state, progress)
+    return UpResult(name, path, plan, time.perf_counter() - t0, steps, image.source if image else None)
+
+
+def down(name: str = "default", progress: Progress = _quiet):
+    """Remove exactly what the lab created; a lab that is not up is not an error. -> DownReport"""
+    from lab.apply.runtime import get_runtime
+    from lab.apply.teardown import DownReport, teardown
+    from lab.state.store import LabState
+
+    state = LabState(name)
+    if not state.dir.exists():
+        return DownReport(name, found=False)
+    state.lock()
+    try:
+        containers = any(e["kind"] == "container" for e in state.journal.entries())
+        return teardown(state, get_runtime() if containers else None, progress)
+    finally:
+        state.unlock()
+
+
+def load_plan(name: str = "default") -> dict:
+    from lab.state.store import LabState
+
+    return LabState(name).load_plan()
+
+
+def list_labs() -> list[str]:
+    from lab.state.store import list_labs as labs
+
+    return labs()
+
+
+def status(name: str = "default") -> dict:
+    """The plan's inventory checked against what is live right now (namespaces, nodes, target health)."""
+    from lab.apply.status import collect
+
+    return collect(name)
+
+
+def enter(name: str, node: str) -> None:
+    """Move this process into an instance's (or a VPC router's) namespace, with the VPC's resolver
+    where the lab provides one, as `ip netns exec` does: `lab exec` then execs the command."""
+    from lab.apply import netns
+    from lab.apply.live import LiveLab
+    from lab.state.store import LabState
+
+    if os.geteuid() != 0:
+        raise LabInputError("lab exec", "needs root to enter a namespace", "run it with sudo")
+    ns = LiveLab(LabState(name)).namespace_of(node)
+    resolv = Path("/etc/netns") / ns / "resolv.conf"
+    netns.enter_for_exec(netns.netns_path(ns), resolv if resolv.exists() else None)
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+def verify(name: str = "default", *, wait_health_checks: bool = True, probes: bool = True,
+           progress: Progress = _quiet):
+    """`lab verify`: capture every link while making traffic, judge the invariants. -> Report"""
+    from lab.verify.engine import Options
+    from lab.verify.engine import verify as run
+
+    return run(name, Options(wait_health_checks=wait_health_checks, probes=probes), progress)
+
+
+def write_pcaps(report, directory: Path) -> dict[str, tuple[Path, int]]:
+    """A verify run's capture, one pcap per link: {link: (path, frames)}."""
+    from lab.verify.engine import write_pcaps as write
+
+    return write(report, directory)
+
+
+def capture_links(name: str, patterns: list[str] | None = None) -> list:
+    """The lab's links matching names, kinds, owners or patterns (all for none). -> list[Link]"""
+    from lab.verify.engine import capture_links as select
+
+    return select(name, list(patterns or []))
+
+
+def capture(name: str, patterns: list[str], seconds: float, out_dir: Path, progress: Progress = _quiet) -> dict:
+    """`lab capture`: one pcap per chosen link in `out_dir`, for `seconds` (Ctrl-C stops early)."""
+    from lab.verify.engine import capture as run
+
+    return run(name, patterns, seconds, out_dir, progress)
+
+
+# -- control plane: endpoints and services --------------------------------------------------------
+
+def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: list[str] | None = None,
+                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet):
+    """CreateVpcEndpoint (type Interface). -> Change"""
+    from lab.privatelink import control
+
+    return control.create_endpoint(lab, account, vpc, service, subnets, name, private_dns, progress)
+
+
+def accept_connections(lab: str, account: str, refs: list[str], progress: Progress = _quiet):
+    """AcceptVpcEndpointConnections. -> Change"""
+    from lab.privatelink import control
+
+    return control.accept_connections(lab, account, refs, progress)
+
+
+def reject_connections(lab: str, account: str, refs: list[str], progress: Progress = _quiet):
+    """RejectVpcEndpointConnections. -> Change"""
+    from lab.privatelink import control
+
+    return control.reject_connections(lab, account, refs, progress)
+
+
+def delete_endpoints(lab: str, account: str, refs: list[str], progress: Progress = _quiet):
+    """DeleteVpcEndpoints. -> Change"""
+    from lab.privatelink import control
+
+    return control.delete_endpoints(lab, account, refs, progress)
+
+
+def allow_principals(lab: str, account: str, service: str, principals: list[str], progress: Progress = _quiet):
+    """ModifyVpcEndpointServicePermissions --add-allowed-principals. -> Change"""
+    from lab.privatelink import control
+
+    return control.allow_principals(lab, account, service, principals, progress)
+
+
+def revoke_principals(lab: str, account: str, service: str, principals: list[str], progress: Progress = _quiet):
+    """ModifyVpcEndpointServicePermissions --remove-allowed-principals. -> Change"""
+    from lab.privatelink import control
+
+    return control.revoke_principals(lab, account, service, principals, progress)
+
+
+def set_acceptance(lab: str, account: str, service: str, required: bool, progress: Progress = _quiet):
+    """ModifyVpcEndpointServiceConfiguration --[no-]acceptance-required. -> Change"""
+    from lab.privatelink import control
+
+    return control.set_acceptance(lab, account, service, required, progress)
+
+
+def set_cross_zone(lab: str, account: str, service: str, enabled: bool, progress: Progress = _quiet):
+    """ModifyLoadBalancerAttributes load_balancing.cross_zone.enabled. -> Change"""
+    from lab.privatelink import control
+
+    return control.set_cross_zone(lab, account, service, enabled, progress)
+
+
+def describe_endpoints(lab: str, account: str | None = None, service: str | None = None, state: str | None = None,
+                       include_deleted: bool = False) -> list[dict]:
+    """DescribeVpcEndpoints."""
+    from lab.privatelink import describe
+
+    return describe.endpoints(lab, account, service, state, include_deleted)
+
+
+def describe_endpoint(lab: str, ref: str) -> dict:
+    """One endpoint by ID or name, deleted ones included."""
+    from lab.privatelink import describe
+
+    return describe.endpoint(lab, ref)
+
+
+def describe_services(lab: str, account: str | None = None) -> list[dict]:
+    """DescribeVpcEndpointServiceConfigurations."""
+    from lab.privatelink import describe
+
+    return describe.services(lab, account)
+
+
+def describe_service(lab: str, ref: str, account: str | None = None) -> dict:
+    """A service's configuration, allowed principals and endpoint connections."""
+    from lab.privatelink import describe
+
+    return describe.service(lab, ref, account)
+
+
+# -- control plane: events and notifications ------------------------------------------------------
+
+def events(lab: str) -> list[dict]:
+    """The lab's connection events, each with its deliveries to subscribers."""
+    from lab.privatelink.records import DeliveryLog, EventLog
+    from lab.state.store import LabState
+
+    state = LabState(lab)
+    state.load_plan()  # "no lab named X is up" as bad input
+    per_event: dict[str, list[dict]] = {}
+    for d in DeliveryLog(state).read():
+        per_event.setdefault(d["EventId"], []).append(d)
+    return [{**e, "Deliveries": per_event.get(e["EventId"], [])} for e in EventLog(state).read()]
+
+
+def follow_events(lab: str, timeout: float, count: int | None = None) -> Iterator[dict]:
+    """New connection events as they come, for `timeout` seconds (or `count` events)."""
+    from lab.privatelink.records import EventLog
+    from lab.state.store import LabState
+
+    state = LabState(lab)
+    state.load_plan()
+    log = EventLog(state)
+    return log.follow(len(log.read()), timeout, count)
+
+
+def deliveries(lab: str) -> list[dict]:
+    """Every delivery attempt to subscribers (a retried delivery has one row per attempt)."""
+    from lab.privatelink.records import DeliveryLog
+    from lab.state.store import LabState
+
+    state = LabState(lab)
+    state.load_plan()
+    return DeliveryLog(state).read()
+
+
+def create_notification(lab: str, account: str, subscriber: dict, *, service: str | None = None,
+                        endpoint: str | None = None, progress: Progress = _quiet) -> tuple[dict, float]:
+    """CreateVpcEndpointConnectionNotification: (the notification, seconds)."""
+    from lab.privatelink import subscriptions
+
+    return subscriptions.create(lab, account, subscriber, service=service, endpoint=endpoint, progress=progress)
+
+
+def describe_notifications(lab: str, account: str | None = None) -> list[dict]:
+    """DescribeVpcEndpointConnectionNotifications."""
+    from lab.privatelink import subscriptions
+
+    return subscriptions.describe(lab, account)
+
+
+def delete_notifications(lab: str, account: str, ids: list[str], progress: Progress = _quiet) -> tuple[list[dict], float]:
+    """DeleteVpcEndpointConnectionNotifications: (the removed ones, seconds)."""
+    from lab.privatelink import subscriptions
+
+    return subscriptions.delete(lab, account, ids, progress)
+
+
+# -- DNS and security groups ----------------------------------------------------------------------
+
+def dns_records(lab: str, vpc: str | None = None) -> list[dict]:
+    """Each VPC's resolver: the names it answers right now, and whether it runs."""
+    from lab.apply.status import resolvers
+
+    return resolvers(lab, vpc)
+
+
+def private_dns_names(lab: str) -> list[dict]:
+    """Services' private DNS names: verification state, the TXT record to publish, whether it is."""
+    from lab.privatelink import domains
+
+    return domains.configurations(lab)
+
+
+def publish_record(lab: str, name: str, value: str, rtype: str = "TXT") -> dict:
+    from lab.privatelink import domains
+
+    return domains.publish(lab, name, value, rtype)
+
+
+def unpublish_record(lab: str, name: str, value: str | None = None) -> int:
+    from lab.privatelink import domains
+
+    return domains.unpublish(lab, name, value)
+
+
+def published_records(lab: str) -> list[dict]:
+    from lab.privatelink import domains
+
+    return domains.records(lab)
+
+
+def verify_domain(lab: str, service: str, progress: Progress = _quiet) -> dict:
+    """StartVpcEndpointServicePrivateDnsVerification, done at once."""
+    from lab.privatelink import domains
+
+    return domains.verify_domain(lab, service, progress)
+
+
+def security_groups(lab: str) -> list[dict]:
+    """DescribeSecurityGroups: every VPC's groups and their inbound rules."""
+    return load_plan(lab).get("inventory", {}).get("security_groups", [])
+
+
+def security_group_counters(lab: str, endpoint: str | None = None) -> list[dict]:
+    """Each endpoint ENI's rules with their live packet counters, and what it dropped."""
+    from lab.apply.firewall import read
+
+    return read(lab, endpoint)
+
+
+# -- the host and tools ---------------------------------------------------------------------------
+
+def check_host() -> list:
+    """`lab doctor`'s checks of this host. -> list[lab.doctor.Check]"""
+    from lab.doctor import run_checks
+
+    return run_checks()
+
+
+def host_exit_code(checks: list) -> int:
+    from lab.doctor import exit_code
+
+    return exit_code(checks)
+
+
+def build_image(force: bool = False, progress: Progress = _quiet):
+    """Build (or find cached) the NLB node image. -> lab.image.ImageResult"""
+    from lab.image import ensure_image
+
+    return ensure_image(runtime().client, force=force, progress=progress)
+
+
+def topology_schema() -> dict:
+    """The topology file's JSON Schema."""
+    from lab.topology.model import Topology
+
+    doc = Topology.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "privatelink-lab topology"
+    return doc
+
+
+__all__ = [
+    "CONNECTION_EVENTS", "UpResult", "accept_connections", "allow_principals", "build_image", "capture",
+    "capture_links", "check_host", "create_endpoint", "create_notification", "delete_endpoints",
+    "delete_notifications", "deliveries", "describe_endpoint", "describe_endpoints", "describe_notifications",
+    "describe_service", "describe_services", "dns_records", "down", "enter", "events", "follow_events",
+    "host_exit_code", "list_labs", "load_plan", "private_dns_names", "publish_record", "published_records",
+    "reject_connections", "revoke_principals", "runtime", "security_group_counters", "security_groups",
+    "set_acceptance", "set_cross_zone", "status", "system_errors", "topology_schema", "unpublish_record", "up",
+    "verify", "verify_domain", "write_pcaps",
+]

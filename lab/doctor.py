@@ -251,12 +251,12 @@ def probe_docker() -> tuple[Check, Check]:
     from lab.image import NLB_IMAGE_TAG
 
     try:
-        import docker
+        from lab.apply.runtime import get_runtime
 
-        client = docker.from_env()
+        client = get_runtime(check=False).client  # connects (and pings) here
         version = client.version().get("Version", "?")
     except Exception as err:  # noqa: BLE001 - unreachable for any reason
-        return assess_docker(None, str(err)), assess_image(NLB_IMAGE_TAG, None, False)
+        return assess_docker(None, str(err.__cause__ or err)), assess_image(NLB_IMAGE_TAG, None, False)
     try:
         image = client.images.get(NLB_IMAGE_TAG)
         haproxy = image.labels.get("privatelink-lab.haproxy.version", "unknown version")

@@ -25,7 +25,7 @@ VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made b
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
 STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs", "firewall", "config")
 # The program behind each `app:` an instance may run (started in its namespace by _targets).
-APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.privatelink.receiver"}
+APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.apps.webhook_receiver"}
 
 
 class BringUpError(RuntimeError):
@@ -49,11 +49,11 @@ def _fault(step: str) -> None:
 
 def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progress,
              topology_text: str = "") -> dict[str, float]:
-    """Create everything; returns seconds per step. On failure: rollback, then BringUpError."""
+    """Create everything; returns seconds per step. On failure: rollback, then BringUpError.
+    The lab is up, and unlocked, when it returns: the control plane announces it (lab.api.up)."""
     state.create()
     state.lock()
-    state.topology_file.write_text(topology_text)
-    state.save_plan(plan.to_dict())
+    state.save(plan.to_dict(), topology_text)
     ctx = ApplyContext(plan=plan, state=state, progress=progress, runtime=runtime)
     timings: dict[str, float] = {}
     actions: dict[str, Callable[[ApplyContext], None]] = {
@@ -80,18 +80,8 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
         state.unlock()
     ctx.close()
     progress(ctx.gso.summary())
-    state.save_plan({**plan.to_dict(), "container_pids": ctx.container_pids})
-    _announce(state, progress)
+    ctx.live.save()  # the nodes' PIDs, beside the plan
     return timings
-
-
-def _announce(state: LabState, progress: Progress) -> None:
-    """The lab is up: the control plane records its endpoints and notifies the services' subscribers
-    (Connect, then Accept or Reject as the file decided). After the unlock, because a subscriber may
-    act on the lab at once (the auto-accept example runs `lab endpoint accept`)."""
-    from lab.privatelink.lifecycle import lab_is_up
-
-    lab_is_up(state, progress)
 
 
 def _describe(plan: Plan, step: str) -> str:

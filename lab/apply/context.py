@@ -1,5 +1,6 @@
-"""What every apply step needs: the plan, the journal, the runtime, progress, and one netlink
-socket per place (opened once inside that namespace, reused for every request there)."""
+"""What every apply step needs: the plan, the journal, the runtime, progress, the live lab's places
+(lab.apply.live) and one netlink socket per place (opened once inside that namespace, reused for
+every request there)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 
 from lab.apply import netns
+from lab.apply.live import LiveLab
 from lab.apply.offload import GsoTuner
 from lab.plan.model import Place, Plan
 from lab.state.store import LabState
@@ -24,22 +26,22 @@ class ApplyContext:
     state: LabState
     progress: Progress
     runtime: object | None = None  # lab.apply.runtime.base.ContainerRuntime
-    container_pids: dict[str, int] = field(default_factory=dict)
+    live: LiveLab | None = None  # where the nodes are; made from state + runtime when not given
     gso: GsoTuner = field(default_factory=GsoTuner)  # BIG TCP on every veth end this run creates
     _netlink: dict[Place, IPRoute] = field(default_factory=dict)
     _root: IPRoute | None = None
 
+    def __post_init__(self) -> None:
+        if self.live is None:
+            self.live = LiveLab(self.state, runtime=self.runtime)
+
+    @property
+    def container_pids(self) -> dict[str, int]:
+        """The NLB nodes' PIDs this command has found or started."""
+        return self.live.pids
+
     def ns_path(self, place: Place) -> Path:
-        if place.kind == "netns":
-            return netns.netns_path(place.name)
-        pid = self.container_pids.get(place.name)
-        if pid is None and self.runtime is not None:
-            pid = self.runtime.pid(place.name)  # a later command (reconcile) asks the engine
-            if pid is not None:
-                self.container_pids[place.name] = pid
-        if pid is None:
-            raise RuntimeError(f"container {place.name} has not been started")
-        return Path(f"/proc/{pid}/ns/net")
+        return self.live.ns_path(place.kind, place.name)
 
     def ns_path_of(self, container: str) -> Path:
         return self.ns_path(Place("container", container))

@@ -34,7 +34,10 @@ from pathlib import Path
 
 from lab.apply import netns, templates
 from lab.apply.context import ApplyContext
+from lab.apply.live import LiveLab
 from lab.plan.security import NODE_TABLE, TABLE_PREFIX, EniGuard, SecurityGroupPlan
+from lab.state.store import LabState
+from lab.topology.errors import LabInputError
 
 TEMPLATE = "security-groups.nft.j2"
 CHAIN_TEMPLATE = "security-group-chain.nft.j2"
@@ -177,16 +180,15 @@ def guard_counters(plan: dict, ns_path_of: Callable[[str], str | Path | None]) -
     return out
 
 
-def read(lab: str) -> list[dict]:
-    """guard_counters() for a lab that is up, by name: what `lab verify` calls to see drops."""
-    from lab.apply.api import runtime
-    from lab.state.store import LabState
-
-    plan = LabState(lab).load_plan()
-    engine = runtime() if plan.get("nodes") else None
-
-    def ns_path_of(container: str) -> str | None:
-        pid = engine.pid(container) if engine is not None else None
-        return f"/proc/{pid}/ns/net" if pid else None
-
-    return guard_counters(plan, ns_path_of)
+def read(lab: str, endpoint: str | None = None) -> list[dict]:
+    """guard_counters() for a lab that is up, by name (of one endpoint's ENIs, by its name or ID):
+    what `lab sg show` and `lab verify` read."""
+    live = LiveLab(LabState(lab))
+    guards = guard_counters(live.plan, live.node_ns_path)
+    if endpoint is None:
+        return guards
+    chosen = [g for g in guards if endpoint in (g["Endpoint"], g["VpcEndpointId"])]
+    if not chosen:
+        raise LabInputError("--endpoint", f"no endpoint {endpoint!r} in lab {lab!r}",
+                            f"use one of: {', '.join(sorted({g['Endpoint'] for g in guards})) or '(none)'}")
+    return chosen

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
 
 
@@ -19,37 +20,13 @@ def dns() -> None:
     """DNS: each VPC's resolver (at the VPC CIDR base + 2), its names, and private DNS name verification."""
 
 
-def _plan(lab: str) -> dict:
-    from lab.state.store import LabState
-
-    return LabState(lab).load_plan()
-
-
 @dns.command()
 @name_option
 @click.option("--vpc", default=None, metavar="VPC", help="Only this VPC's resolver.")
 @format_option
 def records(lab: str, vpc: str | None, fmt: str) -> None:
     """The names each VPC's resolver answers right now, and whether the resolver runs."""
-    from lab.apply.dns import running
-    from lab.state.store import LabState
-    from lab.topology.errors import LabInputError
-
-    plan = _plan(lab)
-    resolvers = plan.get("resolvers", [])
-    if vpc is not None:
-        resolvers = [r for r in resolvers if r["vpc"] == vpc]
-        if not resolvers:
-            raise LabInputError("--vpc", f"no VPC {vpc!r} in lab {lab!r}",
-                                f"use one of: {', '.join(r['vpc'] for r in plan.get('resolvers', []))}")
-    out = []
-    for r in resolvers:
-        live = running(LabState(lab).dir, r["vpc"])
-        out.append({"Vpc": r["vpc"], "Address": r["ip"], "Namespace": r["netns"], "DnsSupport": r["enabled"],
-                    "ResolverPids": live["resolver"], "CnameServerPids": live["cname"],
-                    "CnameServerPorts": live["cname_ports"],
-                    "Records": [{"Name": x["name"], "Type": x["type"], "Values": x["values"], "Origin": x["origin"],
-                                 "Endpoint": x["endpoint"]} for x in r["records"]]})
+    out = api.dns_records(lab, vpc)
     if fmt == "json":
         emit_json({"Resolvers": out})
         return
@@ -66,15 +43,7 @@ def records(lab: str, vpc: str | None, fmt: str) -> None:
 @format_option
 def domains(lab: str, fmt: str) -> None:
     """Services' private DNS names: verification state and the TXT record the provider must publish."""
-    from lab.apply.domains import published as public_records
-    from lab.state.store import LabState
-
-    plan = _plan(lab)
-    published = public_records(LabState(lab))
-    out = [{"Service": p["service"], "ServiceId": p["service_id"], "PrivateDnsName": p["name"], "State": p["state"],
-            "Type": "TXT", "Name": p["txt_name"], "Value": p["txt_value"],
-            "Published": any(r["name"] == p["txt_name"] and r["value"] == p["txt_value"] for r in published)}
-           for p in plan.get("private_dns_names", [])]
+    out = api.private_dns_names(lab)
     if fmt == "json":
         emit_json({"PrivateDnsNameConfigurations": out})
         return
@@ -94,9 +63,7 @@ def domains(lab: str, fmt: str) -> None:
 @format_option
 def publish(lab: str, record_name: str, value: str, rtype: str, fmt: str) -> None:
     """Publish a record in the lab's public DNS, as a provider does at its DNS host."""
-    from lab.apply.domains import publish as put
-
-    record = put(lab, record_name, value, rtype)
+    record = api.publish_record(lab, record_name, value, rtype)
     if fmt == "json":
         emit_json(record)
     else:
@@ -109,9 +76,7 @@ def publish(lab: str, record_name: str, value: str, rtype: str, fmt: str) -> Non
 @click.argument("value", required=False)
 def unpublish(lab: str, record_name: str, value: str | None) -> None:
     """Remove records (by name, and value if given) from the lab's public DNS."""
-    from lab.apply.domains import unpublish as drop
-
-    stdout.print(f"removed {drop(lab, record_name, value)} record(s) named {record_name}")
+    stdout.print(f"removed {api.unpublish_record(lab, record_name, value)} record(s) named {record_name}")
 
 
 @dns.command()
@@ -119,11 +84,7 @@ def unpublish(lab: str, record_name: str, value: str | None) -> None:
 @format_option
 def published(lab: str, fmt: str) -> None:
     """The records in the lab's public DNS."""
-    from lab.apply.domains import published as public_records
-    from lab.state.store import LabState
-
-    _plan(lab)
-    rows = public_records(LabState(lab))
+    rows = api.published_records(lab)
     if fmt == "json":
         emit_json({"Records": rows})
     else:
@@ -136,9 +97,7 @@ def published(lab: str, fmt: str) -> None:
 @format_option
 def verify_domain(lab: str, service: str, fmt: str) -> None:
     """Check the service's TXT record in the public DNS: verified (private name usable) or failed."""
-    from lab.apply.domains import verify_domain as verify
-
-    result = verify(lab, service, progress)
+    result = api.verify_domain(lab, service, progress)
     if fmt == "json":
         emit_json(result)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, stdout, table
 
 STYLE = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
@@ -14,10 +15,8 @@ STYLE = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[r
 def doctor(fmt: str) -> None:
     """Check this host: root, Docker, the NLB image, kernel features (tried in a throwaway
     namespace), nftables, iptables and br_netfilter, rp_filter, /run/netns and free disk."""
-    from lab.doctor import exit_code, run_checks
-
-    checks = run_checks()
-    code = exit_code(checks)
+    checks = api.check_host()
+    code = api.host_exit_code(checks)
     if fmt == "json":
         emit_json({"ok": code == 0, "checks": [c.to_dict() for c in checks]})
     else:

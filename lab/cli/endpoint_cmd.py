@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from lab import api
 from lab.cli.events_cmd import subscriber_label
 from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
 
@@ -59,9 +60,7 @@ def _show_change(change, fmt: str, key: str = "VpcEndpoints") -> None:
 def create(lab: str, account: str, vpc: str, service: str, subnets: tuple[str, ...], endpoint_name: str | None,
            private_dns: bool, fmt: str) -> None:
     """Create an interface endpoint to a service (pendingAcceptance, or available if it auto-accepts)."""
-    from lab.privatelink.control import create_endpoint
-
-    change = create_endpoint(lab, account, vpc, service, list(subnets) or None, endpoint_name, private_dns, progress)
+    change = api.create_endpoint(lab, account, vpc, service, list(subnets) or None, endpoint_name, private_dns, progress)
     _show_change(change, fmt, key="VpcEndpoint")
 
 
@@ -72,10 +71,8 @@ def _decision(verb: str, help_text: str):
     @click.argument("endpoints", nargs=-1, required=True, metavar="VPC_ENDPOINT_ID...")
     @format_option
     def command(lab: str, account: str, endpoints: tuple[str, ...], fmt: str) -> None:
-        from lab.privatelink import control
-
-        action = {"accept": control.accept_connections, "reject": control.reject_connections,
-                  "delete": control.delete_endpoints}[verb]
+        action = {"accept": api.accept_connections, "reject": api.reject_connections,
+                  "delete": api.delete_endpoints}[verb]
         _show_change(action(lab, account, list(endpoints), progress), fmt)
 
     return command
@@ -96,21 +93,7 @@ delete = _decision("delete", "Delete your endpoints (consumer): deleting -> dele
 def list_(lab: str, account: str | None, service: str | None, state: str | None, include_deleted: bool,
          fmt: str) -> None:
     """List endpoints (DescribeVpcEndpoints)."""
-    from lab.privatelink import shapes
-    from lab.privatelink.control import read_view
-    from lab.privatelink.principals import resolve_account
-
-    view = read_view(lab)
-    found = [shapes.endpoint(view, ep) for ep in view.topo.endpoints]
-    if include_deleted:
-        found += view.record.deleted_endpoints()
-    if account is not None:
-        owner = resolve_account(view.topo, account)
-        found = [e for e in found if e["OwnerId"] == owner.id]
-    if service is not None:
-        found = [e for e in found if service in (e["Lab"]["Service"], e["ServiceName"], e["ServiceName"].rsplit(".", 1)[-1])]
-    if state is not None:
-        found = [e for e in found if e["State"] == state]
+    found = api.describe_endpoints(lab, account, service, state, include_deleted)
     if fmt == "json":
         emit_json({"VpcEndpoints": found})
     else:
@@ -124,16 +107,7 @@ def list_(lab: str, account: str | None, service: str | None, state: str | None,
 @format_option
 def show(lab: str, endpoint_ref: str, fmt: str) -> None:
     """Show one endpoint (ID or name), deleted ones included."""
-    from lab.privatelink import shapes
-    from lab.privatelink.control import read_view
-    from lab.topology.errors import LabInputError
-
-    view = read_view(lab)
-    found = [shapes.endpoint(view, ep) for ep in view.topo.endpoints] + view.record.deleted_endpoints()
-    match = next((e for e in found if endpoint_ref in (e["VpcEndpointId"], e["Lab"]["Name"])), None)
-    if match is None:
-        raise LabInputError("VPC_ENDPOINT_ID", f"no endpoint {endpoint_ref!r} in lab {lab!r}",
-                            f"use one of: {', '.join(e['VpcEndpointId'] for e in found) or 'none'}")
+    match = api.describe_endpoint(lab, endpoint_ref)
     if fmt == "json":
         emit_json(match)
         return

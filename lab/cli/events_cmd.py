@@ -9,7 +9,9 @@ import sys
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, name_option, stdout, table
+from lab.topology.errors import LabInputError
 
 
 def _line(event: dict) -> str:
@@ -28,31 +30,21 @@ def _line(event: dict) -> str:
 @format_option
 def events(lab: str, follow: bool, timeout: float, count: int | None, deliveries: bool, fmt: str) -> None:
     """Show the connection events of a lab (JSON lines with --follow --format json)."""
-    from lab.privatelink.records import DeliveryLog, EventLog
-    from lab.state.store import LabState
-
-    state = LabState(lab)
-    state.load_plan()  # "no lab named X is up" as bad input
     if deliveries:
         if follow:
-            from lab.topology.errors import LabInputError
-
+            api.load_plan(lab)  # "no lab named X is up" first
             raise LabInputError("--deliveries", "cannot be combined with --follow", "drop one of the two")
-        _show_deliveries(lab, DeliveryLog(state).read(), fmt)
+        _show_deliveries(lab, api.deliveries(lab), fmt)
         return
-    log = EventLog(state)
     if follow:
-        for event in log.follow(len(log.read()), timeout, count):
+        for event in api.follow_events(lab, timeout, count):
             if fmt == "json":
                 sys.stdout.write(json.dumps(event) + "\n")
             else:
                 stdout.print(_line(event))
             sys.stdout.flush()
         return
-    per_event: dict[str, list[dict]] = {}
-    for d in DeliveryLog(state).read():
-        per_event.setdefault(d["EventId"], []).append(d)
-    found = [{**e, "Deliveries": per_event.get(e["EventId"], [])} for e in log.read()]
+    found = api.events(lab)
     if fmt == "json":
         emit_json({"Events": found})
         return

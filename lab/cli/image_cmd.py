@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, progress, stdout
 
 
@@ -17,10 +18,7 @@ def image() -> None:
 @format_option
 def build(force: bool, fmt: str) -> None:
     """Build the NLB image from Debian packages (mirror read from the host's apt config)."""
-    from lab.apply.api import runtime
-    from lab.image import ensure_image
-
-    result = ensure_image(runtime().client, force=force, progress=progress)
+    result = api.build_image(force, progress)
     data = {"tag": result.tag, "source": result.source, "haproxy_version": result.haproxy_version,
             "seconds": round(result.seconds, 2), "size_bytes": result.size_bytes}
     if fmt == "json":

@@ -7,6 +7,7 @@ import time
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, name_option, progress, stdout
 from lab.topology.errors import LabInputError
 
@@ -18,8 +19,6 @@ from lab.topology.errors import LabInputError
 @format_option
 def up(topology_ref: str | None, lab: str, fmt: str) -> None:
     """Bring up a lab: VPC namespaces, subnets, instances, NLB node containers and endpoints."""
-    from lab.apply import api
-
     result = api.up(topology_ref, lab, progress)
     # The saved plan, not the one we built: the service's subscribers (an auto-accept function) may
     # already have changed endpoint states during bring-up.
@@ -54,8 +53,6 @@ def _endpoint_summary(ep: dict) -> dict:
 @format_option
 def down(lab: str, fmt: str) -> None:
     """Remove exactly what a lab created (safe to repeat; works after a crash)."""
-    from lab.apply import api
-
     if os.geteuid() != 0:
         raise LabInputError("lab down", "needs root", "run it with sudo")
     t0 = time.perf_counter()
@@ -74,9 +71,7 @@ def down(lab: str, fmt: str) -> None:
 @format_option
 def list_labs(fmt: str) -> None:
     """List the labs that are up on this machine."""
-    from lab.state.store import list_labs as labs
-
-    names = labs()
+    names = api.list_labs()
     if fmt == "json":
         emit_json(names)
     else:
@@ -88,9 +83,9 @@ def list_labs(fmt: str) -> None:
 @format_option
 def status(lab: str, fmt: str) -> None:
     """Show a lab's VPCs, instances, endpoint ENIs, NLB nodes and target health."""
-    from lab.cli.status_view import collect, render
+    from lab.cli.status_view import render
 
-    data = collect(lab)
+    data = api.status(lab)
     if fmt == "json":
         emit_json(data)
     else:

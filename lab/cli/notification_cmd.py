@@ -12,9 +12,9 @@ import shlex
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
 from lab.topology.errors import LabInputError
-from lab.topology.model import CONNECTION_EVENTS
 
 
 @click.group()
@@ -31,10 +31,10 @@ def _rows(items: list[dict]) -> list[tuple]:
 
 def _events(text: str) -> list[str]:
     wanted = [e.strip() for e in text.split(",") if e.strip()]
-    bad = [e for e in wanted if e not in CONNECTION_EVENTS]
+    bad = [e for e in wanted if e not in api.CONNECTION_EVENTS]
     if bad or not wanted:
         raise LabInputError("--events", f"{text!r} is not a list of connection events",
-                            f"use a comma-separated subset of {','.join(CONNECTION_EVENTS)}")
+                            f"use a comma-separated subset of {','.join(api.CONNECTION_EVENTS)}")
     return wanted
 
 
@@ -49,7 +49,7 @@ def _events(text: str) -> list[str]:
 @click.option("--webhook", default=None, help="POST each event to this URL, from inside the lab (see --from).")
 @click.option("--from", "from_", default=None, metavar="INSTANCE_OR_VPC",
               help="Where a webhook is sent from (an instance or VPC of the subscribing account).")
-@click.option("--events", default=",".join(CONNECTION_EVENTS), show_default=True,
+@click.option("--events", default=",".join(api.CONNECTION_EVENTS), show_default=True,
               help="Comma-separated connection events to deliver.")
 @click.option("--timeout", type=int, default=None, help="Seconds one delivery may take (1-300; default 30).")
 @click.option("--attempts", type=int, default=None, help="Deliveries tried before giving up (1-5; default 3).")
@@ -58,8 +58,6 @@ def create(lab: str, account: str, service: str | None, endpoint: str | None, co
            webhook: str | None, from_: str | None, events: str, timeout: int | None, attempts: int | None,
            fmt: str) -> None:
     """Subscribe a command or a webhook to connection events (CreateVpcEndpointConnectionNotification)."""
-    from lab.privatelink import subscriptions
-
     if (service is None) == (endpoint is None):
         raise LabInputError("--service/--endpoint", "name exactly one of them", "e.g. --service web-service")
     if (command is None) == (webhook is None):
@@ -80,8 +78,8 @@ def create(lab: str, account: str, service: str | None, endpoint: str | None, co
     for key, value in (("timeout", timeout), ("attempts", attempts)):
         if value is not None:
             subscriber[key] = value
-    created, seconds = subscriptions.create(lab, account, subscriber, service=service, endpoint=endpoint,
-                                            progress=progress)
+    created, seconds = api.create_notification(lab, account, subscriber, service=service, endpoint=endpoint,
+                                               progress=progress)
     if fmt == "json":
         emit_json({"ConnectionNotification": created, "Seconds": round(seconds, 3)})
         return
@@ -95,9 +93,7 @@ def create(lab: str, account: str, service: str | None, endpoint: str | None, co
 @format_option
 def list_(lab: str, account: str | None, fmt: str) -> None:
     """Every subscription of the lab, from its topology and the commands above (Describe...Notifications)."""
-    from lab.privatelink import subscriptions
-
-    items = subscriptions.describe(lab, account)
+    items = api.describe_notifications(lab, account)
     if fmt == "json":
         emit_json({"ConnectionNotificationSet": items})
         return
@@ -112,9 +108,7 @@ def list_(lab: str, account: str | None, fmt: str) -> None:
 @format_option
 def delete(lab: str, account: str, ids: tuple[str, ...], fmt: str) -> None:
     """Delete subscriptions by ID: all of them, or none if one is unknown or not yours."""
-    from lab.privatelink import subscriptions
-
-    removed, seconds = subscriptions.delete(lab, account, list(ids), progress)
+    removed, seconds = api.delete_notifications(lab, account, list(ids), progress)
     if fmt == "json":
         emit_json({"Unsuccessful": [], "Deleted": removed, "Seconds": round(seconds, 3)})
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
 
 
@@ -16,32 +17,13 @@ def service() -> None:
     """Endpoint services: list, show (configuration, principals, connections), allow, revoke."""
 
 
-def _service(view, ref: str):
-    from lab.topology.errors import LabInputError
-
-    for svc in view.topo.endpoint_services:
-        if ref in (svc.name, view.service_id(svc), view.service_name(svc)):
-            return svc
-    raise LabInputError("SERVICE", f"no endpoint service {ref!r} in lab {view.lab!r}",
-                        f"use one of: {', '.join(s.name for s in view.topo.endpoint_services) or 'none'}")
-
-
 @service.command("list")
 @name_option
 @click.option("--account", "-a", default=None, metavar="ACCOUNT", help="Only services this account owns.")
 @format_option
 def list_(lab: str, account: str | None, fmt: str) -> None:
     """List endpoint services (DescribeVpcEndpointServiceConfigurations)."""
-    from lab.privatelink import shapes
-    from lab.privatelink.control import read_view
-    from lab.privatelink.principals import owner_of_service, resolve_account
-
-    view = read_view(lab)
-    services = view.topo.endpoint_services
-    if account is not None:
-        actor = resolve_account(view.topo, account)
-        services = [s for s in services if owner_of_service(view.topo, s) == actor]
-    configs = [shapes.service(view, s) for s in services]
+    configs = api.describe_services(lab, account)
     if fmt == "json":
         emit_json({"ServiceConfigurations": configs})
         return
@@ -58,24 +40,12 @@ def list_(lab: str, account: str | None, fmt: str) -> None:
 @format_option
 def show(lab: str, service_ref: str, account: str | None, fmt: str) -> None:
     """Show a service: configuration, allowed principals and endpoint connections."""
-    from lab.privatelink import shapes
-    from lab.privatelink.control import read_view
-    from lab.privatelink.principals import require_service_owner, resolve_account
-
-    view = read_view(lab)
-    svc = _service(view, service_ref)
-    if account is not None:
-        require_service_owner(view.topo, resolve_account(view.topo, account), svc, "see the configuration")
-    data = {
-        "ServiceConfiguration": shapes.service(view, svc),
-        "AllowedPrincipals": shapes.permissions(view, svc),
-        "VpcEndpointConnections": [shapes.connection(view, ep) for ep in view.topo.endpoints if ep.service == svc.name],
-    }
+    data = api.describe_service(lab, service_ref, account)
     if fmt == "json":
         emit_json(data)
         return
     config = data["ServiceConfiguration"]
-    table(f"service {svc.name}", ["Field", "Value"],
+    table(f"service {config['Lab']['Name']}", ["Field", "Value"],
           [("ServiceId", config["ServiceId"]), ("ServiceName", config["ServiceName"]),
            ("Owner", config["Lab"]["OwnerId"]), ("NLB", config["Lab"]["Nlb"]),
            ("AcceptanceRequired", config["AcceptanceRequired"]), ("AZs", ", ".join(config["AvailabilityZones"])),
@@ -97,9 +67,7 @@ def _permissions_command(verb: str, help_text: str):
                   help="An IAM ARN (arn:aws:iam::222222222222:root), an account name or ID, or '*'. Repeatable.")
     @format_option
     def command(lab: str, service_ref: str, account: str, principals: tuple[str, ...], fmt: str) -> None:
-        from lab.privatelink import control
-
-        action = control.allow_principals if verb == "allow" else control.revoke_principals
+        action = api.allow_principals if verb == "allow" else api.revoke_principals
         change = action(lab, account, service_ref, list(principals), progress)
         if fmt == "json":
             emit_json({"ReturnValue": True, "AllowedPrincipals": change.principals})
@@ -122,9 +90,7 @@ revoke = _permissions_command("revoke", "Revoke principals (provider); their exi
 @format_option
 def cross_zone(lab: str, service_ref: str, account: str, enabled: bool, fmt: str) -> None:
     """Turn cross-zone load balancing of the service's NLB on or off, live (off by default, as on AWS)."""
-    from lab.privatelink import control
-
-    change = control.set_cross_zone(lab, account, service_ref, enabled, progress)
+    change = api.set_cross_zone(lab, account, service_ref, enabled, progress)
     if fmt == "json":
         emit_json({"Attributes": [{"Key": "load_balancing.cross_zone.enabled", "Value": str(enabled).lower()}],
                    "Seconds": round(change.seconds, 3)})
@@ -142,9 +108,7 @@ def cross_zone(lab: str, service_ref: str, account: str, enabled: bool, fmt: str
 @format_option
 def modify(lab: str, service_ref: str, account: str, required: bool, fmt: str) -> None:
     """Change whether the service requires acceptance (ModifyVpcEndpointServiceConfiguration)."""
-    from lab.privatelink import control
-
-    change = control.set_acceptance(lab, account, service_ref, required, progress)
+    change = api.set_acceptance(lab, account, service_ref, required, progress)
     if fmt == "json":
         emit_json({"ReturnValue": True, "AcceptanceRequired": required, "Seconds": round(change.seconds, 3)})
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from lab import api
 from lab.cli.output import emit_json, format_option, name_option, stdout, table
 
 
@@ -21,9 +22,7 @@ def sg() -> None:
 @format_option
 def list_(lab: str, fmt: str) -> None:
     """Every VPC's security groups and their inbound rules (DescribeSecurityGroups)."""
-    from lab.state.store import LabState
-
-    groups = LabState(lab).load_plan().get("inventory", {}).get("security_groups", [])
+    groups = api.security_groups(lab)
     if fmt == "json":
         emit_json({"SecurityGroups": groups})
         return
@@ -43,16 +42,7 @@ def _ports(low: int, high: int) -> str:
 @format_option
 def show(lab: str, endpoint: str | None, fmt: str) -> None:
     """Each endpoint ENI's rules with packet counters, and what it dropped."""
-    from lab.apply.firewall import read
-    from lab.topology.errors import LabInputError
-
-    guards = read(lab)
-    if endpoint is not None:
-        known = sorted({g["Endpoint"] for g in guards})
-        guards = [g for g in guards if endpoint in (g["Endpoint"], g["VpcEndpointId"])]
-        if not guards:
-            raise LabInputError("--endpoint", f"no endpoint {endpoint!r} in lab {lab!r}",
-                                f"use one of: {', '.join(known) or '(none)'}")
+    guards = api.security_group_counters(lab, endpoint)
     if fmt == "json":
         emit_json({"NetworkInterfaces": guards})
         return

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import click
 
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout
+from lab import api
+from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
 from lab.topology.errors import LabInputError
 
 CAPTURE_MAX_SECONDS = 3600
@@ -42,17 +42,9 @@ def verify(lab: str, fmt: str, wait_hc: bool, no_probes: bool, no_ledger: bool, 
     plus the checks the topology's `verify:` section declares.
     Exit 0 when everything holds, 1 when a check fails (the report names the link at fault).
     """
-    from lab.verify.engine import Options
-    from lab.verify.engine import verify as run
-
-    report = run(lab, Options(wait_health_checks=wait_hc, probes=not no_probes),
-                 progress if fmt == "text" else (lambda _m: None))
-    written = None
-    if pcap_dir is not None:
-        from lab.verify.pcapfile import write_per_link
-
-        stems = {n: ln.file_stem for n, ln in report.ledger.links.items()}
-        written = write_per_link(pcap_dir, report.ledger.frames(), stems)
+    report = api.verify(lab, wait_health_checks=wait_hc, probes=not no_probes,
+                        progress=progress if fmt == "text" else (lambda _m: None))
+    written = api.write_pcaps(report, pcap_dir) if pcap_dir is not None else None
     if fmt == "json":
         data = report.to_dict()
         if written:
@@ -81,59 +73,25 @@ def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path | None, se
     provider-subnet, peering, unplanned), an owner (instance, ENI ID, node), or a pattern such as
     'endpoint-eni/*'. Press Ctrl-C to stop early; what was captured is still written.
     """
-    from lab.state.store import LabState
-    from lab.verify.capture import Capture
-    from lab.verify.discover import NamespacePaths
-    from lab.verify.engine import lab_links, require_root
-    from lab.verify.links import select_links
-    from lab.verify.pcapfile import write_per_link
-
     if out_dir is None and not list_only:
         raise LabInputError("--write", "no folder to write the pcaps into", "add -w DIR (or --list to only list links)")
-    require_root("lab capture")
-    plan = LabState(lab).load_plan()
-    paths = NamespacePaths(plan)
-    every = lab_links(plan, paths)
-    try:
-        chosen = select_links(every, list(links))
-    except KeyError as err:
-        raise LabInputError("LINK", f"no link, kind or owner matches {err.args[0]!r} in lab {lab!r}",
-                            f"use one of: {', '.join(ln.name for ln in every)}") from None
     if list_only:
-        _list(chosen, fmt)
+        _list(api.capture_links(lab, list(links)), fmt)
         return
-    cap = Capture(chosen, paths.of_link, max_seconds=seconds + 5)
-    if fmt == "text":
-        progress(f"capturing {len(chosen)} link(s) for {seconds:g} s into {out_dir}")
-    cap.start()
-    try:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cap.stop(linger=0.0)
-    written = write_per_link(out_dir, cap.frames, {ln.name: ln.file_stem for ln in chosen})
-    result = {"lab": lab, "seconds": round(cap.stopped_at - cap.started_at, 3), "truncated": cap.truncated,
-              "pcaps": [{"link": name, "kind": next(ln.kind for ln in chosen if ln.name == name), "file": str(path),
-                         "frames": count, "kernel_drops": cap.stats[name].kernel_drops}
-                        for name, (path, count) in written.items()]}
+    result = api.capture(lab, list(links), seconds, out_dir, progress if fmt == "text" else (lambda _m: None))
     if fmt == "json":
         emit_json(result)
         return
     for row in result["pcaps"]:
         drops = f" ({row['kernel_drops']} dropped by the kernel)" if row["kernel_drops"] else ""
         stdout.print(f"{row['frames']:>7} frames  {row['file']}{drops}", markup=False)
-    if cap.truncated:
-        stdout.print(f"note: {cap.truncated}", markup=False)
+    if result["truncated"]:
+        stdout.print(f"note: {result['truncated']}", markup=False)
 
 
 def _list(links, fmt: str) -> None:
     if fmt == "json":
         emit_json([ln.to_dict() for ln in links])
         return
-    from lab.cli.output import table
-
     table("Links", ["Link", "Kind", "Side", "Captured on", "Other end"],
           [(ln.name, ln.kind, ln.side, f"{ln.place} {ln.ifname}", ln.far) for ln in links])

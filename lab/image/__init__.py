@@ -2,6 +2,9 @@
 
 Public API: :func:`ensure_image`, :class:`ImageResult`, :data:`NLB_IMAGE_TAG`, the label keys,
 :func:`check_config`, :func:`describe_image`, and the errors. See docs/image.md.
+
+May import: lab.apply.runtime (the one runtime factory gives it the engine's client) and the pure
+libraries; nothing above lab.apply.
 """
 
 from __future__ import annotations

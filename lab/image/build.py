@@ -58,15 +58,15 @@ class ImageResult:
 
 
 def docker_client() -> Any:
-    import docker  # imported late: unit tests of the pure parts must not need an engine
+    """The engine's client, from the lab's one runtime factory (imported late: unit tests of the pure
+    parts must not need an engine)."""
+    from lab.apply.runtime import RuntimeUnavailable, get_runtime
 
     try:
-        client = docker.from_env()
-        client.ping()
-        return client
-    except docker.errors.DockerException as e:
+        return get_runtime().client
+    except RuntimeUnavailable as e:
         raise ImageBuildError(
-            f"Docker engine not reachable ({e}). Fix: start it with `dockerd &` (or `systemctl start docker`)."
+            f"Docker engine not reachable ({e.__cause__ or e}). Fix: start it with `dockerd &` (or `systemctl start docker`)."
         ) from e
 
 

@@ -13,6 +13,8 @@ Everything wrong with the input raises a ``ProxyProtocolError`` subclass. Import
 this package does not import scapy (target services stay light); the scapy layer
 and the capture reader load on first use of ``PPv2`` / ``find_headers``, or import
 ``lab.ppv2.scapy_layer`` / ``lab.ppv2.pcap`` directly.
+
+May import: nothing of the lab but its own modules (a pure library), so that anything may use it.
 """
 
 from __future__ import annotations

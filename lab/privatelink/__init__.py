@@ -11,10 +11,13 @@ change is applied to the LIVE lab, without disturbing the traffic of other endpo
 - choose      what a command acts on, from what the user typed (endpoints, subnets, a new name)
 - shapes      AWS-shaped JSON (DescribeVpcEndpoints, ...)
 - records     the control record, the event log and the delivery log in the state folder
-- control     the commands: lock, check, edit, validate, re-plan, reconcile, save, publish
-- runtime     the NLB nodes reached cheaply (PIDs checked in /proc, the engine only when a node reloads)
+- control     the commands, each one Transaction: lock, check, edit, validate, re-plan, reconcile, save, publish
 - notify      delivery to subscribers, the service's and the endpoint's (host command, or webhook from inside the lab)
 - retry       how often and how long a failed delivery is tried again (pure)
-- receiver    the webhook receiver app an instance can run
 - lifecycle   what `lab up` publishes
+- describe    the Describe calls (endpoints, services), read without the lock
+- domains     private DNS name verification (the lab's public DNS, and the check: a transaction)
+
+May import: lab.apply (reconcile, dns, live, the runtime factory), lab.state, lab.plan, lab.topology
+and the pure libraries. Not lab.verify (a peer: neither imports the other), lab.api or lab.cli.
 """

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from lab.apply.context import ApplyContext, Progress
+from lab.apply.live import LiveLab
+from lab.apply.runtime import LazyRuntime
 from lab.plan.build import build_plan
 from lab.privatelink import choose, edit, notify, shapes, workflow
 from lab.privatelink.principals import (
@@ -33,7 +35,6 @@ from lab.privatelink.principals import (
     resolve_account,
 )
 from lab.privatelink.records import EventLog, Record, timestamp
-from lab.privatelink.runtime import LazyRuntime, known_pids
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.topology.load import parse_topology
@@ -64,12 +65,14 @@ class Change:
     principals: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     view: shapes.LabView | None = field(default=None, repr=False)  # the lab after the change, for delivery
+    state: LabState | None = field(default=None, repr=False)  # the transaction's, for delivery
     timings: dict[str, float] = field(default_factory=dict)
 
 
 @contextmanager
-def locked(state: LabState, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
-    """The lab lock, waiting (bounded) for another command to finish rather than failing at once."""
+def locked(state: LabState, wait_s: float = LOCK_WAIT_S) -> Iterator[dict]:
+    """The lab lock, waiting (bounded) for another command to finish rather than failing at once.
+    Yields the plan as it is once the lock is held."""
     state.load_plan()  # a clear "no lab named X is up" before anything else
     deadline = time.monotonic() + wait_s
     while True:
@@ -81,18 +84,28 @@ def locked(state: LabState, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
                 raise
             time.sleep(0.05)
     try:
-        state.load_plan()  # the lab may have gone down while we waited
-        yield
+        yield state.load_plan()  # the lab may have gone down while we waited
     finally:
         state.unlock()
+
+
+@contextmanager
+def transaction(lab: str | LabState, progress: Progress = _quiet) -> Iterator[Transaction]:
+    """One control-plane command's work: the lock, then a Transaction on the lab as it is."""
+    state = lab if isinstance(lab, LabState) else LabState(lab)
+    with locked(state) as plan:
+        yield Transaction(state, plan, progress)
 
 
 def read_view(lab: str) -> shapes.LabView:
     """The lab as it is now (no lock: every file is replaced atomically)."""
     state = LabState(lab)
     plan = state.load_plan()
-    text = state.topology_file.read_text()
-    return shapes.LabView(lab, _validated(edit.load(text), lambda: text, str(state.topology_file)), plan,
+    return _view(state, plan, edit.load(state.topology_file.read_text()))
+
+
+def _view(state: LabState, plan: dict, raw: dict) -> shapes.LabView:
+    return shapes.LabView(state.lab, _validated(raw, lambda: edit.dump(raw), str(state.topology_file)), plan,
                           Record(state))
 
 
@@ -109,15 +122,17 @@ def _validated(raw: dict, text, source: str) -> Topology:
 
 
 class Transaction:
-    """One command's work on the lab, between taking and releasing the lock."""
+    """One command's work on the lab, between taking and releasing the lock: it owns the lab's state
+    (one LabState, the stored topology parsed once, the plan read once under the lock) and saves
+    topology and plan together."""
 
-    def __init__(self, lab: str, progress: Progress):
-        self.lab, self.progress = lab, progress
-        self.state = LabState(lab)
-        self.raw = edit.load(self.state.topology_file.read_text())
-        self.view = read_view(lab)
+    def __init__(self, state: LabState, plan: dict, progress: Progress = _quiet):
+        self.lab, self.state, self.progress = state.lab, state, progress
+        self.raw = edit.load(state.topology_file.read_text())
+        self.view = _view(state, plan, self.raw)
         self.record = self.view.record
         self.now = timestamp()
+        self.live = LiveLab(state, plan, LazyRuntime())  # the nodes, reached without the engine when it can
         self.timings: dict[str, float] = {}  # seconds per reconcile phase (cut, stop, clear, wire, guard, start, dns)
 
     # -- lookups (every miss is bad input naming what exists) -----------------------------------
@@ -159,9 +174,8 @@ class Transaction:
         plane failed (they are saved as `failed`, with nothing of them left in the data plane)."""
         from lab.apply.reconcile import reconcile
 
-        topo, plan = self._validate(new_raw, action)
-        ctx = ApplyContext(plan=plan, state=self.state, progress=self.progress, runtime=LazyRuntime(),
-                           container_pids=known_pids(self.view.plan))
+        topo, plan = self.validate(new_raw, action)
+        ctx = self.context(plan)
         failed: dict[str, str] = {}
         try:
             try:
@@ -175,35 +189,41 @@ class Transaction:
                 self.progress(f"{action}: data plane failed ({err}); marking {', '.join(failed)} failed, rolling back")
                 new_raw = edit.set_states(new_raw, dict.fromkeys(failed, "failed"))
                 attempted = plan.to_dict()
-                topo, plan = self._validate(new_raw, action)
+                topo, plan = self.validate(new_raw, action)
                 ctx.plan = plan
                 try:
                     reconcile(ctx, attempted)
                 except Exception as undo_err:  # noqa: BLE001
                     raise ControlPlaneError(f"{action}: the data plane failed ({err}) and so did its rollback "
                                             f"({undo_err}); `lab down` removes everything") from undo_err
-            saved = {**plan.to_dict(), "container_pids": ctx.container_pids}
-            self._save(new_raw, saved)
+            self.save(new_raw, topo, plan)
         finally:
             ctx.close()
-        self.raw = new_raw
-        self.view = shapes.LabView(self.lab, topo, saved, self.record)
         return failed
 
-    def _validate(self, raw: dict, action: str):
+    def context(self, plan) -> ApplyContext:
+        """What lab.apply needs to make `plan` real on this lab (close it after)."""
+        return ApplyContext(plan=plan, state=self.state, progress=self.progress, runtime=self.live.runtime,
+                            live=self.live)
+
+    def validate(self, raw: dict, action: str):
+        """The topology and plan of an edited `raw` (bad input if it breaks a rule); the live plan is
+        `previous`, so existing ENIs keep their addresses and tables."""
         topo = _validated(raw, lambda: edit.dump(raw), f"lab {self.lab!r} after {action}")
         return topo, build_plan(topo, self.lab, previous=self.view.plan)
 
-    def _save(self, raw: dict, plan: dict) -> None:
-        tmp = self.state.topology_file.with_suffix(".tmp")
-        tmp.write_text(edit.dump(raw))
-        tmp.replace(self.state.topology_file)
-        self.state.save_plan(plan)
+    def save(self, raw: dict, topo: Topology, plan) -> None:
+        """Topology and plan together (lab.state), the nodes' PIDs beside them; the view follows."""
+        saved = plan.to_dict()
+        self.state.save(saved, edit.dump(raw))
+        self.live.save()
+        self.raw = raw
+        self.view = shapes.LabView(self.lab, topo, saved, self.record)
 
     def publish(self, change: Change, events: list[dict]) -> None:
         self.record.save()
         change.events = EventLog(self.state).append(events)
-        change.view = self.view
+        change.view, change.state = self.view, self.state
         change.timings = dict(self.timings)
 
     def event(self, ep: Endpoint, name: str, state: str, actor: Account, vpce_id: str | None = None) -> dict:
@@ -215,7 +235,7 @@ class Transaction:
 
 def _deliver(change: Change, lab: str, progress: Progress, t0: float) -> Change:
     """Hand the events to the subscribers (after the unlock), then report a failed data plane (exit 1)."""
-    change.deliveries = notify.deliver(LabState(lab), change.view or read_view(lab), change.events, progress)
+    change.deliveries = notify.deliver(change.state or LabState(lab), change.view or read_view(lab), change.events, progress)
     change.seconds = time.perf_counter() - t0
     if change.failed:
         raise ControlPlaneError(f"{change.action}: the data plane of {', '.join(change.failed)} could not be made "
@@ -230,8 +250,7 @@ def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: lis
     """CreateVpcEndpoint (type Interface): pendingAcceptance, or available if the service auto-accepts."""
     t0 = time.perf_counter()
     change = Change("create")
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor, svc, the_vpc = txn.account(account), txn.service(service), txn.vpc(vpc)
         require_may_create(txn.view.topo, actor, the_vpc, svc)
         chosen = choose.subnets(txn, the_vpc, svc, subnets)
@@ -256,8 +275,7 @@ def delete_endpoints(lab: str, account: str, refs: list[str], progress: Progress
     """DeleteVpcEndpoints: deleting -> deleted; the data plane goes first (no listener, then no leg)."""
     t0 = time.perf_counter()
     change = Change("delete")
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor = txn.account(account)
         eps = choose.endpoints(txn, refs)
         for ep in eps:
@@ -290,8 +308,7 @@ def reject_connections(lab: str, account: str, refs: list[str], progress: Progre
 def _decide(lab: str, account: str, refs: list[str], action: str, progress: Progress) -> Change:
     t0 = time.perf_counter()
     change = Change(action)
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor = txn.account(account)
         eps = choose.endpoints(txn, refs)
         targets = {}
@@ -328,8 +345,7 @@ def revoke_principals(lab: str, account: str, service: str, principals: list[str
 def _permissions(lab: str, account: str, service: str, principals: list[str], add: bool, progress: Progress) -> Change:
     t0 = time.perf_counter()
     change = Change("allow" if add else "revoke")
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor, svc = txn.account(account), txn.service(service)
         require_service_owner(txn.view.topo, actor, svc, "change who may connect")
         wanted = [normalize_principal(txn.view.topo, p) for p in principals]
@@ -355,8 +371,7 @@ def set_acceptance(lab: str, account: str, service: str, required: bool, progres
     from now on (existing connections keep their state, as on AWS)."""
     t0 = time.perf_counter()
     change = Change("acceptance")
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor, svc = txn.account(account), txn.service(service)
         require_service_owner(txn.view.topo, actor, svc, "change its configuration")
         txn.apply(edit.set_service_key(txn.raw, svc.name, "acceptance_required", required), change.action, set())
@@ -369,8 +384,7 @@ def set_cross_zone(lab: str, account: str, service: str, enabled: bool, progress
     seamless reload of its nodes (each node's backend then lists every AZ's targets, or only its own)."""
     t0 = time.perf_counter()
     change = Change("cross-zone")
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor, svc = txn.account(account), txn.service(service)
         require_service_owner(txn.view.topo, actor, svc, "change its load balancer")
         txn.apply(edit.set_cross_zone(txn.raw, svc.nlb, enabled), change.action, set())

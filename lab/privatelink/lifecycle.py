@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lab.apply.context import Progress
 from lab.privatelink import notify
-from lab.privatelink.control import Change, Transaction, locked
+from lab.privatelink.control import Change, transaction
 from lab.privatelink.principals import owner_of_service, owner_of_vpc
 from lab.state.store import LabState
 
@@ -16,8 +16,7 @@ FOLLOW_UP = {"available": "Accept", "rejected": "Reject"}
 def lab_is_up(state: LabState, progress: Progress) -> list[dict]:
     """Never fails bring-up: a problem here is reported, and the lab stays up."""
     try:
-        with locked(state):
-            txn = Transaction(state.lab, progress)
+        with transaction(state, progress) as txn:
             events = []
             for ep in txn.view.topo.endpoints:
                 planned = txn.view.endpoint_plan(ep.name)

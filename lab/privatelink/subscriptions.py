@@ -19,9 +19,8 @@ from pydantic import ValidationError
 
 from lab.apply.context import Progress
 from lab.privatelink import edit, shapes
-from lab.privatelink.control import Transaction, locked, read_view
+from lab.privatelink.control import read_view, transaction
 from lab.privatelink.principals import Account, owner_of_service, owner_of_vpc, require_owner, resolve_account
-from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.topology.model import Subscriber
 
@@ -94,8 +93,7 @@ def create(lab: str, account: str, subscriber: dict, *, service: str | None = No
            progress: Progress = _quiet) -> tuple[dict, float]:
     """Subscribe a command or webhook to a service's or an endpoint's connection events (as its owner)."""
     t0 = time.perf_counter()
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor = txn.account(account)
         if service is not None:
             svc = txn.service(service)
@@ -123,8 +121,7 @@ def create(lab: str, account: str, subscriber: dict, *, service: str | None = No
 def delete(lab: str, account: str, ids: list[str], progress: Progress = _quiet) -> tuple[list[dict], float]:
     """Remove subscriptions by ID (all of them or, on any unknown ID or foreign owner, none)."""
     t0 = time.perf_counter()
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor = txn.account(account)
         by_id = {notification_id(lab, e.kind, e.holder, e.subscriber): e for e in _entries(txn.view)}
         missing = [i for i in ids if i not in by_id]

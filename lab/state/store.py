@@ -86,10 +86,20 @@ class LabState:
             os.close(self._lock_fd)
             self._lock_fd = None
 
+    def save(self, plan_dict: dict, topology_text: str | None = None) -> None:
+        """The lab's desired state in one step: its topology (when given) and its plan, each written to
+        a temporary file and renamed over the old one, so a reader never sees half a file. Both are
+        written before either is renamed, so a failed write (a full disk) changes neither."""
+        staged = [(self.plan_file, json.dumps(plan_dict, indent=1))]
+        if topology_text is not None:
+            staged.insert(0, (self.topology_file, topology_text))
+        for path, text in staged:
+            path.with_suffix(".tmp").write_text(text)
+        for path, _ in staged:
+            path.with_suffix(".tmp").replace(path)
+
     def save_plan(self, plan_dict: dict) -> None:
-        tmp = self.plan_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(plan_dict, indent=1))
-        tmp.replace(self.plan_file)  # atomic: status never reads half a file
+        self.save(plan_dict)
 
     def load_plan(self) -> dict:
         if not self.plan_file.exists():

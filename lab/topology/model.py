@@ -13,13 +13,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from lab.topology.events import CONNECTION_EVENTS
+
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
 DNS_NAME_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # States an endpoint can be stored in. `failed` is set by the control plane (lab.privatelink) when
 # its legs could not be made; `deleting`/`deleted` are transient and only appear in its event log.
 ENDPOINT_STATES = ("pendingAcceptance", "available", "rejected", "failed")
-CONNECTION_EVENTS = ("Connect", "Accept", "Reject", "Delete")  # AWS endpoint connection notifications
 
 
 def _name(value: str) -> str:

@@ -16,16 +16,19 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lab.ppv2.codec import SIGNATURE
+from lab.apply.live import LiveLab
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.verify import invariants as inv
 from lab.verify.capture import Capture, Frame
-from lab.verify.discover import NamespacePaths, far_macs, missing_places, unplanned_links
+from lab.verify.discover import far_macs, link_path, missing_places, unplanned_links
 from lab.verify.ledger import Ledger
-from lab.verify.links import Link, links_from_plan
+from lab.verify.links import Link, links_from_plan, select_links
 from lab.verify.names import name_checks, run_name_flow
+from lab.verify.pcapfile import write_per_link
 from lab.verify.report import Report
 from lab.verify.spec import VerifyPlan, build
 from lab.verify.traffic import dns_query, run_flow, send_probes
@@ -62,8 +65,8 @@ def declared_spec(state: LabState):
     return parse_topology(state.topology_file.read_text(), str(state.topology_file)).verify
 
 
-def lab_links(plan: dict, paths: NamespacePaths) -> list[Link]:
-    return links_from_plan(plan) + unplanned_links(plan, paths)
+def lab_links(plan: dict, live: LiveLab) -> list[Link]:
+    return links_from_plan(plan) + unplanned_links(plan, live)
 
 
 class HealthCheckWatch:
@@ -95,23 +98,23 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     phases: dict[str, float] = {}
     state = LabState(lab)
     plan = state.load_plan()
-    paths = NamespacePaths(plan)
-    missing = missing_places(plan, paths)
+    live = LiveLab(state, plan)
+    missing = missing_places(plan, live)
     if missing:
         raise LabInputError("--name", f"lab {lab!r} is not fully up: missing {', '.join(missing[:4])}",
                             f"run `lab down --name {lab}` and `lab up --name {lab}` again")
-    links = lab_links(plan, paths) + list(options.extra_links)
+    links = lab_links(plan, live) + list(options.extra_links)
     vplan: VerifyPlan = build(plan, links, declared_spec(state))
     if not options.probes:
         vplan.probes = []
-    macs = far_macs(links, paths)
+    macs = far_macs(links, live)
     watch = HealthCheckWatch(links)
     hc_legs = {ln.name for ln in links if ln.kind == "nlb-target" and _has_ppv2(plan, ln.owner)}
     waited = options.wait_health_checks and bool(hc_legs)
     progress(f"capturing on {len(links)} links; {len(vplan.flows)} flows, {len(vplan.dns)} DNS queries, "
              f"{len(vplan.names)} flows by name, {len(vplan.probes)} probes")
     phases["prepare"] = time.perf_counter() - t0
-    cap = Capture(links, paths.of_link, on_frame=watch)
+    cap = Capture(links, link_path(live), on_frame=watch)
     with cap:
         t1 = time.perf_counter()
         dns_runs = [dns_query(spec) for spec in vplan.dns]
@@ -169,3 +172,50 @@ def _evaluate(plan, links, ledger, truncated, flow_runs, dns_runs, probe_runs, w
 def _has_ppv2(plan: dict, container: str) -> bool:
     return any(b["proxy_protocol_v2"] and b["servers"] for n in plan["nodes"] if n["container"] == container
                for b in n["backends"])
+
+
+# -- lab capture ------------------------------------------------------------------------------------
+
+def capture_links(lab: str, patterns: list[str]) -> list[Link]:
+    """The lab's links (planned and unplanned) that match `patterns` (all of them for none)."""
+    require_root("lab capture")
+    return _select(lab, LiveLab(LabState(lab)), patterns)
+
+
+def _select(lab: str, live: LiveLab, patterns: list[str]) -> list[Link]:
+    every = lab_links(live.plan, live)
+    try:
+        return select_links(every, patterns)
+    except KeyError as err:
+        raise LabInputError("LINK", f"no link, kind or owner matches {err.args[0]!r} in lab {lab!r}",
+                            f"use one of: {', '.join(ln.name for ln in every)}") from None
+
+
+def capture(lab: str, patterns: list[str], seconds: float, out_dir: Path,
+            progress: Callable[[str], None] = _quiet) -> dict:
+    """Capture the chosen links for `seconds` (Ctrl-C stops early; what was captured is still
+    written), one pcap per link in `out_dir`; returns what was written."""
+    require_root("lab capture")
+    live = LiveLab(LabState(lab))
+    chosen = _select(lab, live, patterns)
+    cap = Capture(chosen, link_path(live), max_seconds=seconds + 5)
+    progress(f"capturing {len(chosen)} link(s) for {seconds:g} s into {out_dir}")
+    cap.start()
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cap.stop(linger=0.0)
+    written = write_per_link(out_dir, cap.frames, {ln.name: ln.file_stem for ln in chosen})
+    return {"lab": lab, "seconds": round(cap.stopped_at - cap.started_at, 3), "truncated": cap.truncated,
+            "pcaps": [{"link": name, "kind": next(ln.kind for ln in chosen if ln.name == name), "file": str(path),
+                       "frames": count, "kernel_drops": cap.stats[name].kernel_drops}
+                      for name, (path, count) in written.items()]}
+
+
+def write_pcaps(report: Report, directory: Path) -> dict[str, tuple[Path, int]]:
+    """A verify run's capture, one pcap per link."""
+    return write_per_link(directory, report.ledger.frames(), {n: ln.file_stem for n, ln in report.ledger.links.items()})

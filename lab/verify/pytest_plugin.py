@@ -38,9 +38,9 @@ def _skip_reason() -> str | None:
     if os.geteuid() != 0:
         return "privatelink-lab: needs root (namespaces, veths, captures); run pytest with sudo"
     try:
-        from lab.apply.api import runtime
+        from lab import api
 
-        runtime()
+        api.runtime()
     except Exception as err:  # noqa: BLE001 - any engine problem means the same thing here
         return f"privatelink-lab: no usable Docker engine ({err})"
     return None

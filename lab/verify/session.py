@@ -44,11 +44,11 @@ class LabCapture:
         self._cap: Capture | None = None
 
     def __enter__(self) -> LabCapture:
-        from lab.verify.discover import NamespacePaths, far_macs
+        from lab.verify.discover import far_macs, link_path
 
-        paths = NamespacePaths(self.lab.plan)
-        self._macs = far_macs(self.links, paths)
-        self._cap = Capture(self.links, paths.of_link, max_seconds=600)
+        live = self.lab.live()
+        self._macs = far_macs(self.links, live)
+        self._cap = Capture(self.links, link_path(live), max_seconds=600)
         self._cap.start()
         self.lab._captures.append(self)
         return self
@@ -90,7 +90,7 @@ class LabHandle:
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
     def up(cls, topology: str | Path = "basic", name: str | None = None) -> LabHandle:
-        from lab.apply import api
+        from lab import api
 
         name = name or unique_name(Path(str(topology)).stem)
         try:
@@ -101,7 +101,7 @@ class LabHandle:
         return cls(name, str(topology), owned=True)
 
     def down(self) -> None:
-        from lab.apply import api
+        from lab import api
 
         api.down(self.name)
 
@@ -115,11 +115,17 @@ class LabHandle:
     # -- what the lab has ---------------------------------------------------------------------
     def links(self) -> list[Link]:
         if self._links is None:
-            from lab.verify.discover import NamespacePaths
             from lab.verify.engine import lab_links
 
-            self._links = lab_links(self.plan, NamespacePaths(self.plan))
+            self._links = lab_links(self.plan, self.live())
         return self._links
+
+    def live(self):
+        """Where the lab's namespaces are (lab.apply.live)."""
+        from lab.apply.live import LiveLab
+        from lab.state.store import LabState
+
+        return LiveLab(LabState(self.name), self.plan)
 
     def instance(self, name: str) -> dict:
         for inst in self.plan["inventory"].get("instances", []):
@@ -163,7 +169,7 @@ class LabHandle:
     def probe(self, client: str, dst: str, port: int | None = None) -> ProbeRun:
         """One TCP SYN (with `port`) or ICMP echo (without) from inside `client` towards `dst`
         (an instance name or an address). Judge it by its trace, not by its answer."""
-        from lab.verify.spec import ProbeSpec
+        from lab.verify.flows import ProbeSpec
 
         inst = self.instance(client)
         spec = ProbeSpec(client, inst["PrivateIpAddress"], inst["Netns"], self.address_of(dst), dst,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.apply import api
+from lab import api
 
 
 def _why_not_runnable() -> str | None:

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from lab.apply import api
+from lab import api
 
 pytestmark = pytest.mark.root
 
@@ -84,8 +84,6 @@ def test_nlb_nodes_have_no_route_between_legs(basic):
 
 
 def test_status_reports_healthy_targets(basic):
-    from lab.cli.status_view import collect
-
-    data = collect(basic.lab)
+    data = api.status(basic.lab)
     assert all(n["Running"] for n in data["nlb_nodes"])
     assert {t["Target"]: t["Health"] for t in data["target_health"]} == {"target-a": "UP", "target-b": "UP"}

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from lab.apply import api, offload
+from lab import api
+from lab.apply import offload
 
 pytestmark = pytest.mark.root
 

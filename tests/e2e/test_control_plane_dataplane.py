@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.apply import api, netns
+from lab import api
+from lab.apply import netns
 from lab.state.store import LabState
 
 pytestmark = pytest.mark.root

@@ -23,7 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audit  # noqa: E402  (tests/audit.py)
 
-from lab.apply import api  # noqa: E402
+from lab import api  # noqa: E402
 from lab.apply.bringup import STEPS  # noqa: E402
 
 pytestmark = pytest.mark.root

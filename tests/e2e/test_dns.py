@@ -23,7 +23,8 @@ import pytest
 import yaml
 from scapy.layers.dns import DNS, DNSQR
 
-from lab.apply import api, dns, netns, processes
+from lab import api
+from lab.apply import dns, netns, processes
 from lab.apply.context import ApplyContext
 from lab.plan.build import build_plan
 from lab.state.store import LabState

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lab.apply import api
+from lab import api
 
 pytestmark = pytest.mark.root
 

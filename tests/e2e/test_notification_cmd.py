@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.apply import api
+from lab import api
 from lab.state.store import LabState
 
 pytestmark = pytest.mark.root

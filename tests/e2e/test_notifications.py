@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.apply import api
+from lab import api
 from lab.privatelink import edit
 from lab.resources import data_dir
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.apply import api, firewall
+from lab import api
+from lab.apply import firewall
 from lab.apply.context import ApplyContext
 from lab.plan.build import build_plan
 from lab.state.store import LabState

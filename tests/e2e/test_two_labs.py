@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audit  # noqa: E402
 
-from lab.apply import api  # noqa: E402
+from lab import api  # noqa: E402
 
 pytestmark = pytest.mark.root
 

@@ -84,7 +84,7 @@ def isolated(tmp_path, monkeypatch):
     def refuse(_plan):
         pytest.fail("this input passed validation and would have brought up a real lab")
 
-    monkeypatch.setattr(lab.apply.bringup, "preflight", refuse)  # lab.apply.api.up imports it at call time
+    monkeypatch.setattr(lab.apply.bringup, "preflight", refuse)  # lab.api.up calls it through its module
     monkeypatch.chdir(REPO)
     return state_root, f"golden-{secrets.token_hex(2)}"
 
@@ -166,13 +166,13 @@ def update_golden() -> int:
     import io
     import tempfile
 
-    import lab.apply.api
+    import lab.apply.bringup
     from lab.cli.main import main
 
     def refuse(_plan):  # a case that passes validation must never bring up a real lab
         raise SystemExit("a corpus case passed validation; fix the case before updating")
 
-    lab.apply.api.preflight = refuse
+    lab.apply.bringup.preflight = refuse
     os.chdir(REPO)
     placeholders = _placeholders()
     changed = 0

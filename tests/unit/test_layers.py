@@ -201,19 +201,16 @@ def test_table_places_each_name_once():
     assert all(a in layer_index() and b in layer_index() for a, b in ALLOWED_PEERS)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: known violations, removed step by step")
 def test_imports_go_only_downwards():
     found = violations(graph())
     assert not found, "imports against the layers:\n  " + "\n  ".join(found)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: known violations, removed step by step")
 def test_no_import_cycles():
     found = cycles(graph())
     assert not found, "import cycles:\n  " + "\n  ".join(" <-> ".join(c) for c in found)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: known violations, removed step by step")
 def test_every_package_says_what_it_is_for_and_may_import():
     missing = []
     for init in sorted(LAB.rglob("__init__.py")):

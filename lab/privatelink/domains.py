@@ -18,8 +18,10 @@ import json
 import re
 
 from lab.apply import dns
-from lab.apply.context import ApplyContext, Progress
+from lab.apply.context import Progress
 from lab.plan.dns import verification_state
+from lab.privatelink import edit
+from lab.privatelink.control import locked, transaction
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 
@@ -35,6 +37,25 @@ def _quiet(_msg: str) -> None:
 def published(state: LabState) -> list[dict]:
     path = state.dir / STORE
     return json.loads(path.read_text())["records"] if path.exists() else []
+
+
+def records(lab: str) -> list[dict]:
+    """The records in the lab's public DNS."""
+    state = LabState(lab)
+    state.load_plan()  # raises the "no lab named ... is up" input error
+    return published(state)
+
+
+def configurations(lab: str) -> list[dict]:
+    """Every service's private DNS name: its verification state, the TXT record the provider must
+    publish, and whether it is published."""
+    state = LabState(lab)
+    plan = state.load_plan()  # raises the "no lab named ... is up" input error
+    public = published(state)
+    return [{"Service": p["service"], "ServiceId": p["service_id"], "PrivateDnsName": p["name"], "State": p["state"],
+             "Type": "TXT", "Name": p["txt_name"], "Value": p["txt_value"],
+             "Published": any(r["name"] == p["txt_name"] and r["value"] == p["txt_value"] for r in public)}
+            for p in plan.get("private_dns_names", [])]
 
 
 def _save(state: LabState, records: list[dict]) -> None:
@@ -53,71 +74,45 @@ def publish(lab: str, name: str, value: str, rtype: str = "TXT") -> dict:
         raise LabInputError("--type", f"{rtype} records are not modeled", "publish a TXT record")
     if not value or len(value) > TXT_MAX:
         raise LabInputError("VALUE", f"a TXT value must be 1-{TXT_MAX} characters", "e.g. vpce:abc123...")
-    state = _up(lab)
-    state.lock()
-    try:
+    state = LabState(lab)
+    with locked(state):
         records = published(state)
         record = {"name": name, "type": rtype, "value": value}
         if record not in records:
             records.append(record)
             _save(state, records)
         return record
-    finally:
-        state.unlock()
 
 
 def unpublish(lab: str, name: str, value: str | None = None) -> int:
     """Remove records by name (and value, if given); returns how many went."""
-    state = _up(lab)
-    state.lock()
-    try:
+    state = LabState(lab)
+    with locked(state):
         records = published(state)
         keep = [r for r in records if not (r["name"] == name.rstrip(".").lower() and value in (None, r["value"]))]
         _save(state, keep)
         return len(records) - len(keep)
-    finally:
-        state.unlock()
-
-
-def _up(lab: str) -> LabState:
-    state = LabState(lab)
-    state.load_plan()  # raises the "no lab named ... is up" input error
-    return state
 
 
 def verify_domain(lab: str, service: str, progress: Progress = _quiet) -> dict:
     """AWS's StartVpcEndpointServicePrivateDnsVerification, done at once: check the TXT record, record
     verified or failed in the stored topology, re-plan, and sync every resolver. Returns the outcome."""
-    from lab.plan.build import build_plan
-    from lab.privatelink import edit
-    from lab.topology.load import parse_topology
-
-    state = _up(lab)
-    state.lock()
-    try:
-        plan_dict = state.load_plan()
-        names = {p["service"]: p for p in plan_dict.get("private_dns_names", [])}
+    with transaction(lab, progress) as txn:
+        names = {p["service"]: p for p in txn.view.plan.get("private_dns_names", [])}
         if service not in names:
             raise LabInputError("SERVICE", f"service {service!r} has no private DNS name in lab {lab!r}",
                                 f"use one of: {', '.join(names) or '(none: give a service private_dns_name)'}")
         pdn = names[service]
-        found = [r["value"] for r in published(state) if r["type"] == "TXT" and r["name"] == pdn["txt_name"]]
+        found = [r["value"] for r in published(txn.state) if r["type"] == "TXT" and r["name"] == pdn["txt_name"]]
         result = verification_state(pdn["txt_value"], found)
-        data = edit.load(state.topology_file.read_text())
-        next(s for s in data["endpoint_services"] if s.get("name") == service)["private_dns_state"] = result
-        text = edit.dump(data)
-        plan = build_plan(parse_topology(text, source=str(state.topology_file)), lab, previous=plan_dict)
-        ctx = ApplyContext(plan=plan, state=state, progress=progress)
+        raw = edit.set_service_key(txn.raw, service, "private_dns_state", result)
+        topo, plan = txn.validate(raw, "verify-domain")
+        ctx = txn.context(plan)
         try:
             dns.sync(ctx)
         finally:
             ctx.close()
-        tmp = state.topology_file.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(state.topology_file)
-        state.save_plan({**plan_dict, **plan.to_dict()})
+        txn.save(raw, topo, plan)
         progress(f"service {service}: private DNS name {pdn['name']} is {result}")
         return {"Service": service, "PrivateDnsName": pdn["name"], "State": result, "Type": "TXT",
                 "Name": pdn["txt_name"], "Value": pdn["txt_value"], "Found": found}
-    finally:
-        state.unlock()
