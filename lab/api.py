@@ -7,18 +7,9 @@ needs when it runs, not when this module loads: `lab down` and `lab status` must
 bring-up machinery (pydantic models, DNS, firewall), a third of their start-up time.
 
 Bad input raises `lab.topology.errors.LabInputError` (nothing changed); the system's failures are
-the types `system_errors()` lists.
-
-    lifecycle        up, down, status, list_labs, load_plan, enter (lab exec), runtime
-    verification     verify, capture_links, capture, write_pcaps
-    control plane    create_endpoint, accept_connections, reject_connections, delete_endpoints,
-                     allow_principals, revoke_principals, set_acceptance, set_cross_zone,
-                     describe_endpoints, describe_endpoint, describe_services, describe_service
-    events           events, follow_events, deliveries; notifications: create_notification,
-                     describe_notifications, delete_notifications
-    DNS, SGs         dns_records, private_dns_names, publish_record, unpublish_record,
-                     published_records, verify_domain, security_groups, security_group_counters
-    host and tools   check_host, host_exit_code, build_image, topology_schema
+the types `system_errors()` lists. The calls, in order: the lifecycle (up, down, status, exec),
+verification and capture, the control plane (endpoints, services, events, notifications), DNS and
+security groups, the host and tools. New use cases go at the end, in a block named after them.
 """
 
 from __future__ import annotations
@@ -49,7 +40,6 @@ def system_errors() -> tuple[type[BaseException], ...]:
     from lab.apply.runtime import ContainerRuntimeError
     from lab.image import ImageBuildError
     from lab.privatelink.control import ControlPlaneError
-
     return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError, ReconcileError, ControlPlaneError,
             DnsError, FirewallError)
 
@@ -59,7 +49,6 @@ def system_errors() -> tuple[type[BaseException], ...]:
 def runtime():
     """The container engine, checked (lab.apply.runtime's one factory)."""
     from lab.apply.runtime import get_runtime
-
     return get_runtime()
 
 
@@ -126,20 +115,17 @@ def down(name: str = "default", progress: Progress = _quiet):
 
 def load_plan(name: str = "default") -> dict:
     from lab.state.store import LabState
-
     return LabState(name).load_plan()
 
 
 def list_labs() -> list[str]:
     from lab.state.store import list_labs as labs
-
     return labs()
 
 
 def status(name: str = "default") -> dict:
     """The plan's inventory checked against what is live right now (namespaces, nodes, target health)."""
     from lab.apply.status import collect
-
     return collect(name)
 
 
@@ -164,28 +150,24 @@ def verify(name: str = "default", *, wait_health_checks: bool = True, probes: bo
     """`lab verify`: capture every link while making traffic, judge the invariants. -> Report"""
     from lab.verify.engine import Options
     from lab.verify.engine import verify as run
-
     return run(name, Options(wait_health_checks=wait_health_checks, probes=probes), progress)
 
 
 def write_pcaps(report, directory: Path) -> dict[str, tuple[Path, int]]:
     """A verify run's capture, one pcap per link: {link: (path, frames)}."""
     from lab.verify.engine import write_pcaps as write
-
     return write(report, directory)
 
 
 def capture_links(name: str, patterns: list[str] | None = None) -> list:
     """The lab's links matching names, kinds, owners or patterns (all for none). -> list[Link]"""
     from lab.verify.engine import capture_links as select
-
     return select(name, list(patterns or []))
 
 
 def capture(name: str, patterns: list[str], seconds: float, out_dir: Path, progress: Progress = _quiet) -> dict:
     """`lab capture`: one pcap per chosen link in `out_dir`, for `seconds` (Ctrl-C stops early)."""
     from lab.verify.engine import capture as run
-
     return run(name, patterns, seconds, out_dir, progress)
 
 
@@ -195,56 +177,48 @@ def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: lis
                     name: str | None = None, private_dns: bool = False, progress: Progress = _quiet):
     """CreateVpcEndpoint (type Interface). -> Change"""
     from lab.privatelink import control
-
     return control.create_endpoint(lab, account, vpc, service, subnets, name, private_dns, progress)
 
 
 def accept_connections(lab: str, account: str, refs: list[str], progress: Progress = _quiet):
     """AcceptVpcEndpointConnections. -> Change"""
     from lab.privatelink import control
-
     return control.accept_connections(lab, account, refs, progress)
 
 
 def reject_connections(lab: str, account: str, refs: list[str], progress: Progress = _quiet):
     """RejectVpcEndpointConnections. -> Change"""
     from lab.privatelink import control
-
     return control.reject_connections(lab, account, refs, progress)
 
 
 def delete_endpoints(lab: str, account: str, refs: list[str], progress: Progress = _quiet):
     """DeleteVpcEndpoints. -> Change"""
     from lab.privatelink import control
-
     return control.delete_endpoints(lab, account, refs, progress)
 
 
 def allow_principals(lab: str, account: str, service: str, principals: list[str], progress: Progress = _quiet):
     """ModifyVpcEndpointServicePermissions --add-allowed-principals. -> Change"""
     from lab.privatelink import control
-
     return control.allow_principals(lab, account, service, principals, progress)
 
 
 def revoke_principals(lab: str, account: str, service: str, principals: list[str], progress: Progress = _quiet):
     """ModifyVpcEndpointServicePermissions --remove-allowed-principals. -> Change"""
     from lab.privatelink import control
-
     return control.revoke_principals(lab, account, service, principals, progress)
 
 
 def set_acceptance(lab: str, account: str, service: str, required: bool, progress: Progress = _quiet):
     """ModifyVpcEndpointServiceConfiguration --[no-]acceptance-required. -> Change"""
     from lab.privatelink import control
-
     return control.set_acceptance(lab, account, service, required, progress)
 
 
 def set_cross_zone(lab: str, account: str, service: str, enabled: bool, progress: Progress = _quiet):
     """ModifyLoadBalancerAttributes load_balancing.cross_zone.enabled. -> Change"""
     from lab.privatelink import control
-
     return control.set_cross_zone(lab, account, service, enabled, progress)
 
 
@@ -252,28 +226,24 @@ def describe_endpoints(lab: str, account: str | None = None, service: str | None
                        include_deleted: bool = False) -> list[dict]:
     """DescribeVpcEndpoints."""
     from lab.privatelink import describe
-
     return describe.endpoints(lab, account, service, state, include_deleted)
 
 
 def describe_endpoint(lab: str, ref: str) -> dict:
     """One endpoint by ID or name, deleted ones included."""
     from lab.privatelink import describe
-
     return describe.endpoint(lab, ref)
 
 
 def describe_services(lab: str, account: str | None = None) -> list[dict]:
     """DescribeVpcEndpointServiceConfigurations."""
     from lab.privatelink import describe
-
     return describe.services(lab, account)
 
 
 def describe_service(lab: str, ref: str, account: str | None = None) -> dict:
     """A service's configuration, allowed principals and endpoint connections."""
     from lab.privatelink import describe
-
     return describe.service(lab, ref, account)
 
 
@@ -281,57 +251,38 @@ def describe_service(lab: str, ref: str, account: str | None = None) -> dict:
 
 def events(lab: str) -> list[dict]:
     """The lab's connection events, each with its deliveries to subscribers."""
-    from lab.privatelink.records import DeliveryLog, EventLog
-    from lab.state.store import LabState
-
-    state = LabState(lab)
-    state.load_plan()  # "no lab named X is up" as bad input
-    per_event: dict[str, list[dict]] = {}
-    for d in DeliveryLog(state).read():
-        per_event.setdefault(d["EventId"], []).append(d)
-    return [{**e, "Deliveries": per_event.get(e["EventId"], [])} for e in EventLog(state).read()]
+    from lab.privatelink.records import events_of
+    return events_of(lab)
 
 
 def follow_events(lab: str, timeout: float, count: int | None = None) -> Iterator[dict]:
     """New connection events as they come, for `timeout` seconds (or `count` events)."""
-    from lab.privatelink.records import EventLog
-    from lab.state.store import LabState
-
-    state = LabState(lab)
-    state.load_plan()
-    log = EventLog(state)
-    return log.follow(len(log.read()), timeout, count)
+    from lab.privatelink.records import follow
+    return follow(lab, timeout, count)
 
 
 def deliveries(lab: str) -> list[dict]:
     """Every delivery attempt to subscribers (a retried delivery has one row per attempt)."""
-    from lab.privatelink.records import DeliveryLog
-    from lab.state.store import LabState
-
-    state = LabState(lab)
-    state.load_plan()
-    return DeliveryLog(state).read()
+    from lab.privatelink.records import deliveries_of
+    return deliveries_of(lab)
 
 
 def create_notification(lab: str, account: str, subscriber: dict, *, service: str | None = None,
                         endpoint: str | None = None, progress: Progress = _quiet) -> tuple[dict, float]:
     """CreateVpcEndpointConnectionNotification: (the notification, seconds)."""
     from lab.privatelink import subscriptions
-
     return subscriptions.create(lab, account, subscriber, service=service, endpoint=endpoint, progress=progress)
 
 
 def describe_notifications(lab: str, account: str | None = None) -> list[dict]:
     """DescribeVpcEndpointConnectionNotifications."""
     from lab.privatelink import subscriptions
-
     return subscriptions.describe(lab, account)
 
 
 def delete_notifications(lab: str, account: str, ids: list[str], progress: Progress = _quiet) -> tuple[list[dict], float]:
     """DeleteVpcEndpointConnectionNotifications: (the removed ones, seconds)."""
     from lab.privatelink import subscriptions
-
     return subscriptions.delete(lab, account, ids, progress)
 
 
@@ -340,39 +291,33 @@ def delete_notifications(lab: str, account: str, ids: list[str], progress: Progr
 def dns_records(lab: str, vpc: str | None = None) -> list[dict]:
     """Each VPC's resolver: the names it answers right now, and whether it runs."""
     from lab.apply.status import resolvers
-
     return resolvers(lab, vpc)
 
 
 def private_dns_names(lab: str) -> list[dict]:
     """Services' private DNS names: verification state, the TXT record to publish, whether it is."""
     from lab.privatelink import domains
-
     return domains.configurations(lab)
 
 
 def publish_record(lab: str, name: str, value: str, rtype: str = "TXT") -> dict:
     from lab.privatelink import domains
-
     return domains.publish(lab, name, value, rtype)
 
 
 def unpublish_record(lab: str, name: str, value: str | None = None) -> int:
     from lab.privatelink import domains
-
     return domains.unpublish(lab, name, value)
 
 
 def published_records(lab: str) -> list[dict]:
     from lab.privatelink import domains
-
     return domains.records(lab)
 
 
 def verify_domain(lab: str, service: str, progress: Progress = _quiet) -> dict:
     """StartVpcEndpointServicePrivateDnsVerification, done at once."""
     from lab.privatelink import domains
-
     return domains.verify_domain(lab, service, progress)
 
 
@@ -384,7 +329,6 @@ def security_groups(lab: str) -> list[dict]:
 def security_group_counters(lab: str, endpoint: str | None = None) -> list[dict]:
     """Each endpoint ENI's rules with their live packet counters, and what it dropped."""
     from lab.apply.firewall import read
-
     return read(lab, endpoint)
 
 
@@ -393,20 +337,17 @@ def security_group_counters(lab: str, endpoint: str | None = None) -> list[dict]
 def check_host() -> list:
     """`lab doctor`'s checks of this host. -> list[lab.doctor.Check]"""
     from lab.doctor import run_checks
-
     return run_checks()
 
 
 def host_exit_code(checks: list) -> int:
     from lab.doctor import exit_code
-
     return exit_code(checks)
 
 
 def build_image(force: bool = False, progress: Progress = _quiet):
     """Build (or find cached) the NLB node image. -> lab.image.ImageResult"""
     from lab.image import ensure_image
-
     return ensure_image(runtime().client, force=force, progress=progress)
 
 

@@ -152,3 +152,30 @@ class DeliveryLog:
 
     def read(self) -> list[dict]:
         return _read_lines(self.path)
+
+
+# -- reading, by lab name (lab events) ----------------------------------------------------------
+
+def _up(lab: str) -> LabState:
+    state = LabState(lab)
+    state.load_plan()  # "no lab named X is up" as bad input
+    return state
+
+
+def events_of(lab: str) -> list[dict]:
+    """The lab's connection events, each with its deliveries to subscribers."""
+    state = _up(lab)
+    per_event: dict[str, list[dict]] = {}
+    for d in DeliveryLog(state).read():
+        per_event.setdefault(d["EventId"], []).append(d)
+    return [{**e, "Deliveries": per_event.get(e["EventId"], [])} for e in EventLog(state).read()]
+
+
+def follow(lab: str, timeout: float, count: int | None = None) -> Iterator[dict]:
+    """New connection events as they come, for `timeout` seconds (or `count` events)."""
+    log = EventLog(_up(lab))
+    return log.follow(len(log.read()), timeout, count)
+
+
+def deliveries_of(lab: str) -> list[dict]:
+    return DeliveryLog(_up(lab)).read()
