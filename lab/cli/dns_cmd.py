@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+from lab.cli.output import as_json, format_option, name_option, progress, stdout, table
 
 
 @click.group()
@@ -26,9 +26,8 @@ def dns() -> None:
 @format_option
 def records(lab: str, vpc: str | None, fmt: str) -> None:
     """The names each VPC's resolver answers right now, and whether the resolver runs."""
-    out = api.dns_records(lab, vpc)
-    if fmt == "json":
-        emit_json({"Resolvers": out})
+    out = api.dns_records(lab, vpc=vpc)
+    if as_json(fmt, {"Resolvers": out}):
         return
     for r in out:
         status = ("running, PID " + ", ".join(map(str, r["ResolverPids"]))) if r["ResolverPids"] else "NOT RUNNING"
@@ -44,8 +43,7 @@ def records(lab: str, vpc: str | None, fmt: str) -> None:
 def domains(lab: str, fmt: str) -> None:
     """Services' private DNS names: verification state and the TXT record the provider must publish."""
     out = api.private_dns_names(lab)
-    if fmt == "json":
-        emit_json({"PrivateDnsNameConfigurations": out})
+    if as_json(fmt, {"PrivateDnsNameConfigurations": out}):
         return
     if not out:
         stdout.print("no service of this lab has a private_dns_name")
@@ -64,9 +62,7 @@ def domains(lab: str, fmt: str) -> None:
 def publish(lab: str, record_name: str, value: str, rtype: str, fmt: str) -> None:
     """Publish a record in the lab's public DNS, as a provider does at its DNS host."""
     record = api.publish_record(lab, record_name, value, rtype)
-    if fmt == "json":
-        emit_json(record)
-    else:
+    if not as_json(fmt, record):
         stdout.print(f"published {record['name']} {record['type']} \"{record['value']}\" in the lab's public DNS")
 
 
@@ -85,9 +81,7 @@ def unpublish(lab: str, record_name: str, value: str | None) -> None:
 def published(lab: str, fmt: str) -> None:
     """The records in the lab's public DNS."""
     rows = api.published_records(lab)
-    if fmt == "json":
-        emit_json({"Records": rows})
-    else:
+    if not as_json(fmt, {"Records": rows}):
         table(f"public DNS of lab {lab}", ["Name", "Type", "Value"], [(r["name"], r["type"], r["value"]) for r in rows])
 
 
@@ -98,8 +92,7 @@ def published(lab: str, fmt: str) -> None:
 def verify_domain(lab: str, service: str, fmt: str) -> None:
     """Check the service's TXT record in the public DNS: verified (private name usable) or failed."""
     result = api.verify_domain(lab, service, progress)
-    if fmt == "json":
-        emit_json(result)
+    if as_json(fmt, result):
         return
     stdout.print(f"{result['PrivateDnsName']}: {result['State']}")
     if result["State"] != "verified":

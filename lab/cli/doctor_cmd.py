@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, stdout, table
+from lab.cli.output import as_json, format_option, stdout, table
 
 STYLE = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
 
@@ -17,9 +17,7 @@ def doctor(fmt: str) -> None:
     namespace), nftables, iptables and br_netfilter, rp_filter, /run/netns and free disk."""
     checks = api.check_host()
     code = api.host_exit_code(checks)
-    if fmt == "json":
-        emit_json({"ok": code == 0, "checks": [c.to_dict() for c in checks]})
-    else:
+    if not as_json(fmt, {"ok": code == 0, "checks": [c.to_dict() for c in checks]}):
         table("lab doctor", ["Check", "Status", "Detail", "Fix"],
               [(c.name, STYLE.get(c.status, c.status), c.detail, c.fix) for c in checks])
         blocking = [c.name for c in checks if c.blocks]

@@ -11,7 +11,7 @@ import click
 
 from lab import api
 from lab.cli.events_cmd import subscriber_label
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+from lab.cli.output import as_json, emit_json, format_option, name_option, progress, stdout, table
 
 account_option = click.option("--account", "-a", required=True, metavar="ACCOUNT",
                               help="Act as this account (a name of the topology's accounts:, or its 12-digit ID).")
@@ -94,9 +94,7 @@ def list_(lab: str, account: str | None, service: str | None, state: str | None,
          fmt: str) -> None:
     """List endpoints (DescribeVpcEndpoints)."""
     found = api.describe_endpoints(lab, account, service, state, include_deleted)
-    if fmt == "json":
-        emit_json({"VpcEndpoints": found})
-    else:
+    if not as_json(fmt, {"VpcEndpoints": found}):
         table(f"endpoints of lab {lab}", ["VpcEndpointId", "Name", "VPC", "Service", "State", "Owner", "ENIs"],
               _rows(found))
 
@@ -108,8 +106,7 @@ def list_(lab: str, account: str | None, service: str | None, state: str | None,
 def show(lab: str, endpoint_ref: str, fmt: str) -> None:
     """Show one endpoint (ID or name), deleted ones included."""
     match = api.describe_endpoint(lab, endpoint_ref)
-    if fmt == "json":
-        emit_json(match)
+    if as_json(fmt, match):
         return
     table(f"endpoint {match['VpcEndpointId']}", ["Field", "Value"],
           [("Name", match["Lab"]["Name"]), ("State", match["State"]), ("VPC", f"{match['Lab']['Vpc']} ({match['VpcId']})"),

@@ -10,7 +10,7 @@ import sys
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, name_option, stdout, table
+from lab.cli.output import as_json, format_option, name_option, stdout, table
 from lab.topology.errors import LabInputError
 
 
@@ -45,8 +45,7 @@ def events(lab: str, follow: bool, timeout: float, count: int | None, deliveries
             sys.stdout.flush()
         return
     found = api.events(lab)
-    if fmt == "json":
-        emit_json({"Events": found})
+    if as_json(fmt, {"Events": found}):
         return
     table(f"events of lab {lab}", ["EventId", "Time", "Event", "VpcEndpointId", "Endpoint", "State", "Actor", "Delivered"],
           [(e["EventId"], e["EventTime"], e["ConnectionEvent"], e["VpcEndpointId"], e["Lab"]["Endpoint"],
@@ -61,8 +60,7 @@ def _delivered(attempts: list[dict]) -> str:
 
 
 def _show_deliveries(lab: str, attempts: list[dict], fmt: str) -> None:
-    if fmt == "json":
-        emit_json({"Deliveries": attempts})
+    if as_json(fmt, {"Deliveries": attempts}):
         return
     table(f"notification deliveries of lab {lab}",
           ["EventId", "Event", "Subscriber", "Type", "Attempt", "Outcome", "Detail", "Seconds"],

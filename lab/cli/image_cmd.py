@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, progress, stdout
+from lab.cli.output import as_json, format_option, progress, stdout
 
 
 @click.group()
@@ -21,8 +21,6 @@ def build(force: bool, fmt: str) -> None:
     result = api.build_image(force, progress)
     data = {"tag": result.tag, "source": result.source, "haproxy_version": result.haproxy_version,
             "seconds": round(result.seconds, 2), "size_bytes": result.size_bytes}
-    if fmt == "json":
-        emit_json(data)
-    else:
+    if not as_json(fmt, data):
         stdout.print(f"{result.tag}: HAProxy {result.haproxy_version}, from {result.source}, "
                      f"{result.size_bytes / 1e6:.0f} MB, {result.seconds:.1f} s")

@@ -8,7 +8,7 @@ import time
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout
+from lab.cli.output import as_json, format_option, name_option, progress, stdout
 from lab.topology.errors import LabInputError
 
 
@@ -27,8 +27,7 @@ def up(topology_ref: str | None, lab: str, fmt: str) -> None:
                "image": result.image_source,
                "steps_ms": {k: round(v * 1000, 1) for k, v in result.steps_s.items()},
                "endpoints": [_endpoint_summary(ep) for ep in plan["endpoints"]]}
-    if fmt == "json":
-        emit_json(summary)
+    if as_json(fmt, summary):
         return
     stdout.print(f"lab {lab!r} is up in {result.seconds:.2f} s")
     for ep in summary["endpoints"]:
@@ -61,9 +60,7 @@ def down(lab: str, fmt: str) -> None:
               "foreign_processes": result.foreign_processes}
     msg = f"lab {lab!r} is down" if result.found else f"lab {lab!r} is not up; nothing to remove"
     report["seconds"] = round(time.perf_counter() - t0, 3)
-    if fmt == "json":
-        emit_json(report)
-    else:
+    if not as_json(fmt, report):
         stdout.print(f"{msg} ({report['seconds']:.2f} s)")
 
 
@@ -72,9 +69,7 @@ def down(lab: str, fmt: str) -> None:
 def list_labs(fmt: str) -> None:
     """List the labs that are up on this machine."""
     names = api.list_labs()
-    if fmt == "json":
-        emit_json(names)
-    else:
+    if not as_json(fmt, names):
         stdout.print("\n".join(names) if names else "no labs are up")
 
 
@@ -86,7 +81,5 @@ def status(lab: str, fmt: str) -> None:
     from lab.cli.status_view import render
 
     data = api.status(lab)
-    if fmt == "json":
-        emit_json(data)
-    else:
+    if not as_json(fmt, data):
         render(data)

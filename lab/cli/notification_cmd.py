@@ -13,7 +13,7 @@ import shlex
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+from lab.cli.output import as_json, format_option, name_option, progress, stdout, table
 from lab.topology.errors import LabInputError
 
 
@@ -80,8 +80,7 @@ def create(lab: str, account: str, service: str | None, endpoint: str | None, co
             subscriber[key] = value
     created, seconds = api.create_notification(lab, account, subscriber, service=service, endpoint=endpoint,
                                                progress=progress)
-    if fmt == "json":
-        emit_json({"ConnectionNotification": created, "Seconds": round(seconds, 3)})
+    if as_json(fmt, {"ConnectionNotification": created, "Seconds": round(seconds, 3)}):
         return
     table(f"subscribed in {seconds * 1000:.0f} ms", ["ConnectionNotificationId", "On", "Owner", "Events", "Delivers"],
           _rows([created]))
@@ -94,11 +93,9 @@ def create(lab: str, account: str, service: str | None, endpoint: str | None, co
 def list_(lab: str, account: str | None, fmt: str) -> None:
     """Every subscription of the lab, from its topology and the commands above (Describe...Notifications)."""
     items = api.describe_notifications(lab, account)
-    if fmt == "json":
-        emit_json({"ConnectionNotificationSet": items})
-        return
-    table(f"{len(items)} connection notification(s)", ["ConnectionNotificationId", "On", "Owner", "Events",
-                                                       "Delivers"], _rows(items))
+    if not as_json(fmt, {"ConnectionNotificationSet": items}):
+        table(f"{len(items)} connection notification(s)", ["ConnectionNotificationId", "On", "Owner", "Events",
+                                                           "Delivers"], _rows(items))
 
 
 @notification.command()
@@ -109,8 +106,7 @@ def list_(lab: str, account: str | None, fmt: str) -> None:
 def delete(lab: str, account: str, ids: tuple[str, ...], fmt: str) -> None:
     """Delete subscriptions by ID: all of them, or none if one is unknown or not yours."""
     removed, seconds = api.delete_notifications(lab, account, list(ids), progress)
-    if fmt == "json":
-        emit_json({"Unsuccessful": [], "Deleted": removed, "Seconds": round(seconds, 3)})
+    if as_json(fmt, {"Unsuccessful": [], "Deleted": removed, "Seconds": round(seconds, 3)}):
         return
     stdout.print(f"deleted {len(removed)} connection notification(s) in {seconds * 1000:.0f} ms: "
                  + ", ".join(n["ConnectionNotificationId"] for n in removed))

@@ -45,6 +45,14 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def as_json(fmt: str, data: Any) -> bool:
+    """With `--format json`, print `data` as JSON and say so (the command is then done)."""
+    if fmt == "json":
+        emit_json(data)
+        return True
+    return False
+
+
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     t = Table(title=title, title_justify="left", title_style="bold")
     for col in columns:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+from lab.cli.output import as_json, emit_json, format_option, name_option, progress, stdout, table
 
 
 @click.group()
@@ -23,13 +23,12 @@ def service() -> None:
 @format_option
 def list_(lab: str, account: str | None, fmt: str) -> None:
     """List endpoint services (DescribeVpcEndpointServiceConfigurations)."""
-    configs = api.describe_services(lab, account)
-    if fmt == "json":
-        emit_json({"ServiceConfigurations": configs})
-        return
-    table(f"endpoint services of lab {lab}", ["ServiceId", "Name", "Owner", "AcceptanceRequired", "AZs", "ServiceName"],
-          [(c["ServiceId"], c["Lab"]["Name"], c["Lab"]["OwnerId"], c["AcceptanceRequired"],
-            ", ".join(c["AvailabilityZones"]), c["ServiceName"]) for c in configs])
+    configs = api.describe_services(lab, account=account)
+    if not as_json(fmt, {"ServiceConfigurations": configs}):
+        table(f"endpoint services of lab {lab}", ["ServiceId", "Name", "Owner", "AcceptanceRequired", "AZs",
+                                                  "ServiceName"],
+              [(c["ServiceId"], c["Lab"]["Name"], c["Lab"]["OwnerId"], c["AcceptanceRequired"],
+                ", ".join(c["AvailabilityZones"]), c["ServiceName"]) for c in configs])
 
 
 @service.command()
@@ -41,8 +40,7 @@ def list_(lab: str, account: str | None, fmt: str) -> None:
 def show(lab: str, service_ref: str, account: str | None, fmt: str) -> None:
     """Show a service: configuration, allowed principals and endpoint connections."""
     data = api.describe_service(lab, service_ref, account)
-    if fmt == "json":
-        emit_json(data)
+    if as_json(fmt, data):
         return
     config = data["ServiceConfiguration"]
     table(f"service {config['Lab']['Name']}", ["Field", "Value"],
@@ -69,8 +67,7 @@ def _permissions_command(verb: str, help_text: str):
     def command(lab: str, service_ref: str, account: str, principals: tuple[str, ...], fmt: str) -> None:
         action = api.allow_principals if verb == "allow" else api.revoke_principals
         change = action(lab, account, service_ref, list(principals), progress)
-        if fmt == "json":
-            emit_json({"ReturnValue": True, "AllowedPrincipals": change.principals})
+        if as_json(fmt, {"ReturnValue": True, "AllowedPrincipals": change.principals}):
             return
         stdout.print(f"{verb}: allowed principals of {service_ref} are now: "
                      f"{', '.join(p['Principal'] for p in change.principals) or '(none)'}")
@@ -109,7 +106,6 @@ def cross_zone(lab: str, service_ref: str, account: str, enabled: bool, fmt: str
 def modify(lab: str, service_ref: str, account: str, required: bool, fmt: str) -> None:
     """Change whether the service requires acceptance (ModifyVpcEndpointServiceConfiguration)."""
     change = api.set_acceptance(lab, account, service_ref, required, progress)
-    if fmt == "json":
-        emit_json({"ReturnValue": True, "AcceptanceRequired": required, "Seconds": round(change.seconds, 3)})
+    if as_json(fmt, {"ReturnValue": True, "AcceptanceRequired": required, "Seconds": round(change.seconds, 3)}):
         return
     stdout.print(f"{service_ref}: acceptance {'required' if required else 'not required'} for new endpoints")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, name_option, stdout, table
+from lab.cli.output import as_json, format_option, name_option, stdout, table
 
 
 @click.group()
@@ -23,13 +23,11 @@ def sg() -> None:
 def list_(lab: str, fmt: str) -> None:
     """Every VPC's security groups and their inbound rules (DescribeSecurityGroups)."""
     groups = api.security_groups(lab)
-    if fmt == "json":
-        emit_json({"SecurityGroups": groups})
-        return
-    table(f"security groups of lab {lab}", ["GroupId", "Name", "VPC", "Inbound rules"],
-          [(g["GroupId"], g["GroupName"] + (" (lab default)" if g["LabDefault"] else ""), g["Vpc"],
-            "; ".join(f"{p['IpProtocol']} {_ports(p['FromPort'], p['ToPort'])} from {p['IpRanges'][0]['CidrIp']}"
-                      for p in g["IpPermissions"]) or "(none: nothing gets in)") for g in groups])
+    if not as_json(fmt, {"SecurityGroups": groups}):
+        table(f"security groups of lab {lab}", ["GroupId", "Name", "VPC", "Inbound rules"],
+              [(g["GroupId"], g["GroupName"] + (" (lab default)" if g["LabDefault"] else ""), g["Vpc"],
+                "; ".join(f"{p['IpProtocol']} {_ports(p['FromPort'], p['ToPort'])} from {p['IpRanges'][0]['CidrIp']}"
+                          for p in g["IpPermissions"]) or "(none: nothing gets in)") for g in groups])
 
 
 def _ports(low: int, high: int) -> str:
@@ -43,8 +41,7 @@ def _ports(low: int, high: int) -> str:
 def show(lab: str, endpoint: str | None, fmt: str) -> None:
     """Each endpoint ENI's rules with packet counters, and what it dropped."""
     guards = api.security_group_counters(lab, endpoint)
-    if fmt == "json":
-        emit_json({"NetworkInterfaces": guards})
+    if as_json(fmt, {"NetworkInterfaces": guards}):
         return
     for g in guards:
         state = "enforced" if g["Enforced"] else "NOT ENFORCED (table missing)"

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from lab import api
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout, table
+from lab.cli.output import as_json, emit_json, format_option, name_option, progress, stdout, table
 from lab.topology.errors import LabInputError
 
 CAPTURE_MAX_SECONDS = 3600
@@ -79,8 +79,7 @@ def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path | None, se
         _list(api.capture_links(lab, list(links)), fmt)
         return
     result = api.capture(lab, list(links), seconds, out_dir, progress if fmt == "text" else (lambda _m: None))
-    if fmt == "json":
-        emit_json(result)
+    if as_json(fmt, result):
         return
     for row in result["pcaps"]:
         drops = f" ({row['kernel_drops']} dropped by the kernel)" if row["kernel_drops"] else ""
@@ -90,8 +89,7 @@ def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path | None, se
 
 
 def _list(links, fmt: str) -> None:
-    if fmt == "json":
-        emit_json([ln.to_dict() for ln in links])
+    if as_json(fmt, [ln.to_dict() for ln in links]):
         return
     table("Links", ["Link", "Kind", "Side", "Captured on", "Other end"],
           [(ln.name, ln.kind, ln.side, f"{ln.place} {ln.ifname}", ln.far) for ln in links])
