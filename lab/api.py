@@ -9,3 +9,24 @@ from __future__ import annotations
 from lab.apply.api import UpResult, down, load_plan, runtime, up
 
 __all__ = ["UpResult", "down", "load_plan", "runtime", "up"]
+
+
+# -- link impairments (`lab link`) -------------------------------------------------------------------------------
+
+def link_set(lab: str, link: str, *, rate: str | None = None, delay: str | None = None, jitter: str | None = None,
+             loss: str | None = None) -> dict:
+    from lab.apply.linkctl import set_link
+
+    return set_link(lab, link, rate=rate, delay=delay, jitter=jitter, loss=loss)
+
+
+def link_clear(lab: str, link: str | None = None) -> list[str]:
+    from lab.apply.linkctl import clear_links
+
+    return clear_links(lab, link)
+
+
+def link_show(lab: str, link: str | None = None) -> list[dict]:
+    from lab.apply.linkctl import show_links
+
+    return show_links(lab, link)

@@ -85,7 +85,7 @@ def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path | None, se
     from lab.verify.capture import Capture
     from lab.verify.discover import NamespacePaths
     from lab.verify.engine import lab_links, require_root
-    from lab.verify.links import select_links
+    from lab.plan.links import select_links
     from lab.verify.pcapfile import write_per_link
 
     if out_dir is None and not list_only:

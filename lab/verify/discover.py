@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.apply import netns
-from lab.verify.links import Link, planned_ends, unplanned_link
+from lab.plan.links import Link, planned_ends, unplanned_link
 
 
 class NamespacePaths:

@@ -24,7 +24,7 @@ from lab.verify import invariants as inv
 from lab.verify.capture import Capture, Frame
 from lab.verify.discover import NamespacePaths, far_macs, missing_places, unplanned_links
 from lab.verify.ledger import Ledger
-from lab.verify.links import Link, links_from_plan
+from lab.plan.links import Link, links_from_plan
 from lab.verify.names import name_checks, run_name_flow
 from lab.verify.report import Report
 from lab.verify.spec import VerifyPlan, build

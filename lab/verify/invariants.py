@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from lab.ppv2.aws import differences_from_aws
 
 from lab.verify.ledger import Ledger, Trace
-from lab.verify.links import BETWEEN, CONSUMER, OTHER, PROVIDER
+from lab.plan.links import BETWEEN, CONSUMER, OTHER, PROVIDER
 from lab.verify.packets import ICMP, ICMP_ECHO_REPLY, ICMP_ERRORS, ConnKey, conn_text
 from lab.verify.traffic import FlowRun, ProbeRun
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lab.verify.capture import Capture
 from lab.verify.ledger import Ledger, Trace
-from lab.verify.links import Link, select_links
+from lab.plan.links import Link, select_links
 from lab.verify.traffic import FlowRun, ProbeRun, http, send_probes
 
 NAME_MAX = 16

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.verify.links import PROVIDER, Link, vpc_sides
+from lab.plan.links import PROVIDER, Link, vpc_sides
 
 EXTRA_ENI_PORTS = (22, 443)  # besides the targets' ports: what a curious client tries first
 MAX_PROBES = 2000  # each is one packet; beyond this a lab is too large to probe exhaustively
