@@ -64,7 +64,7 @@ def test_flows_by_name_pass_on_the_default_lab(lab) -> None:
     report = lab.verify(wait_health_checks=False, probes=False)
     text = report.text(ledger=False)
     assert report.ok, text
-    enis = sorted(e["ip"] for e in lab.endpoint("web-endpoint")["enis"])
+    enis = sorted(e["PrivateIpAddress"] for e in lab.endpoint("web-endpoint")["Lab"]["Enis"])
     runs = report.names
     assert sorted((r.spec.client, r.spec.origin) for r in runs) == [
         ("consumer-client", "regional"), ("consumer-client", "zonal"), ("consumer-client", "zonal"),
@@ -80,7 +80,7 @@ def test_flows_by_name_pass_on_the_default_lab(lab) -> None:
         assert {k: c.status for k, c in mine.items()} == {"name": "pass", "path": "pass", "ppv2": "pass",
                                                           "snat": "pass"}, text
         # The PROXY header names the very ENI the name resolved to.
-        assert f"-> {run.chosen}:80, TLV 0xEA {lab.endpoint('web-endpoint')['id']}" in mine["ppv2"].message
+        assert f"-> {run.chosen}:80, TLV 0xEA {lab.endpoint('web-endpoint')['VpcEndpointId']}" in mine["ppv2"].message
         assert mine["path"].message.startswith(f"consumer-subnet/{run.spec.client} -> endpoint-eni/web-endpoint@")
     assert "Flows by DNS name, resolved inside the client by its VPC's resolver (6)" in text
     row = report.to_dict()["name_flows"][0]
@@ -88,8 +88,7 @@ def test_flows_by_name_pass_on_the_default_lab(lab) -> None:
 
 
 def test_a_name_that_answers_a_non_eni_address_turns_the_verdict_red(lab) -> None:
-    zonal = next(e["DnsName"] for e in lab.endpoint("web-endpoint")["dns_entries"]
-                 if e.get("AvailabilityZone") == "us-east-1a")
+    zonal = next(e["DnsName"] for e in lab.endpoint("web-endpoint")["DnsEntries"] if "-us-east-1a." in e["DnsName"])
     bogus = _hosts_dir(lab.name, "consumer") / "zz-verify-bogus"
     assert bogus.parent.is_dir(), f"no hosts folder at {bogus.parent}"
     try:
