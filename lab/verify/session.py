@@ -134,9 +134,13 @@ class LabHandle:
         from lab.privatelink import shapes
         from lab.privatelink.control import read_view
 
-        planned = self._planned_endpoint(name)
-        view = read_view(self.name)
-        return shapes.endpoint(view, next(ep for ep in view.topo.endpoints if ep.name == planned["name"]))
+        view = read_view(self.name)  # the lab as it is now: the control plane may have changed it
+        for ep in view.topo.endpoints:
+            planned = view.endpoint_plan(ep.name) or {}
+            if name is None or name in (ep.name, planned.get("id")):
+                return shapes.endpoint(view, ep)
+        known = ", ".join(f"{e['name']} ({e['id']})" for e in view.plan.get("endpoints", [])) or "none"
+        raise KeyError(f"no endpoint {name!r} in lab {self.name!r}; it has: {known}")
 
     def _planned_endpoint(self, name: str | None) -> dict:
         endpoints = self.plan["endpoints"]

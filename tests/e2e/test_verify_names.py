@@ -112,3 +112,25 @@ def test_a_name_that_answers_a_non_eni_address_turns_the_verdict_red(lab) -> Non
     assert all(c.status == "pass" for c in report.checks
                if c.category == "name" and zonal not in c.subject)
     assert "FAIL name" in text
+
+
+def test_http_by_name_refuses_an_answer_outside_the_clients_vpc(lab) -> None:
+    """lab.http(dns_name=...) sends nothing to an address the lab's plan does not name for the VPC."""
+    name, outside = "stray.example.test", "192.0.2.77"  # RFC 5737: no such address anywhere in the lab
+    bogus = _hosts_dir(lab.name, "consumer") / "zz-http-stray"
+    try:
+        bogus.write_text(f"{outside} {name}\n")
+        _reread(lab.name, "consumer")
+        for _ in range(WAIT_ATTEMPTS):  # bounded: until dnsmasq has read the folder again
+            if _answers(lab, name):
+                break
+            time.sleep(WAIT_STEP_S)
+        with lab.capture(["consumer-subnet/consumer-client"]) as cap:
+            with pytest.raises(LookupError, match=rf"{name} resolved from consumer-client to {outside}, which is no "
+                                                  "address of VPC consumer"):
+                lab.http("consumer-client", dns_name=name)
+    finally:
+        bogus.unlink(missing_ok=True)
+        _reread(lab.name, "consumer")
+    seen = cap.ledger.by_link["consumer-subnet/consumer-client"].packets
+    assert [p for p in seen if p.dport == 53] and not [p for p in seen if p.dst == outside]
