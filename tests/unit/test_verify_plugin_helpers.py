@@ -14,7 +14,7 @@ from lab.topology.load import load_topology
 from lab.verify.assertions import assert_ppv2
 from lab.verify.capture import Frame
 from lab.verify.ledger import Ledger
-from lab.verify.links import links_from_plan
+from lab.plan.links import links_from_plan
 from lab.verify.session import LabHandle
 from lab.verify.traffic import FlowRun
 
