@@ -91,7 +91,7 @@ case "$JOB" in
     "$LAB" down >/dev/null 2>&1 || true
     "$LAB" up "$@"
     say "a request from consumer-client through the interface endpoint:"
-    ENI="$("$LAB" status --format json | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["endpoints"][0]["enis"][0]["ip"])')"
+    ENI="$("$LAB" status --format json | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["network_interfaces"][0]["PrivateIpAddress"])')"
     "$LAB" exec consumer-client -- curl -s -m 5 "http://$ENI/"
     if "$LAB" verify --help >/dev/null 2>&1; then
       say "verifying at packet level that the service's traffic crosses only private links"

@@ -33,15 +33,29 @@ def test_the_service_answers_through_the_endpoint(lab):
 
 
 def test_targets_learn_who_called_from_proxy_protocol(lab):
+    # The endpoint as DescribeVpcEndpoints shows it (VpcEndpointId, DnsEntries, ...; lab facts under "Lab").
     endpoint = lab.endpoint("web-endpoint")
     with lab.capture():
         flow = lab.http("consumer-client", "web-endpoint")
     # The NLB's header names the consumer's socket, the ENI it connected to, and the endpoint ID.
-    assert_ppv2(flow, vpce_id=endpoint["id"])
+    assert_ppv2(flow, vpce_id=endpoint["VpcEndpointId"])
     # ...while the connection itself comes from the NLB node, never from the consumer.
     assert_snat(flow)
     # The demo target echoes what it read from the header.
-    assert flow.json()["vpce_id"] == endpoint["id"]
+    assert flow.json()["vpce_id"] == endpoint["VpcEndpointId"]
+
+
+def test_a_zonal_name_leads_to_its_zones_eni(lab):
+    endpoint = lab.endpoint("web-endpoint")
+    zonal_b = next(d["DnsName"] for d in endpoint["DnsEntries"] if "-us-east-1b." in d["DnsName"])
+    with lab.capture():
+        # Resolved inside consumer-client by its VPC's resolver, as the application would.
+        flow = lab.http("consumer-client", dns_name=zonal_b)
+    assert flow.status == 200, flow.describe()
+    assert_only_links(flow, ["consumer-subnet/consumer-client", "endpoint-eni/web-endpoint@us-east-1b",
+                             "nlb-target/web-nlb@us-east-1b", "provider-subnet/target-b"])
+    # A bare address means any port: the client's ephemeral port is not known in advance.
+    assert_ppv2(flow, src=lab.instance("consumer-client")["PrivateIpAddress"], vpce_id=endpoint["VpcEndpointId"])
 
 
 def test_the_provider_is_unreachable_except_through_the_endpoint(lab):

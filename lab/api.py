@@ -124,8 +124,9 @@ def list_labs() -> list[str]:
 
 
 def status(name: str = "default") -> dict:
-    """The plan's inventory checked against what is live right now (namespaces, nodes, target health)."""
-    from lab.apply.status import collect
+    """The lab's objects in AWS's shapes, checked against what is live right now (namespaces, NLB
+    nodes, target health): lab.privatelink.status describes the document."""
+    from lab.privatelink.status import collect
     return collect(name)
 
 
@@ -370,4 +371,26 @@ __all__ = [
     "reject_connections", "revoke_principals", "runtime", "security_group_counters", "security_groups",
     "set_acceptance", "set_cross_zone", "status", "system_errors", "topology_schema", "unpublish_record", "up",
     "verify", "verify_domain", "write_pcaps",
+    "link_clear", "link_set", "link_show",
 ]
+
+
+# -- link impairments (`lab link`) -------------------------------------------------------------------------------
+
+def link_set(lab: str, link: str, *, rate: str | None = None, delay: str | None = None, jitter: str | None = None,
+             loss: str | None = None) -> dict:
+    from lab.apply.linkctl import set_link
+
+    return set_link(lab, link, rate=rate, delay=delay, jitter=jitter, loss=loss)
+
+
+def link_clear(lab: str, link: str | None = None) -> list[str]:
+    from lab.apply.linkctl import clear_links
+
+    return clear_links(lab, link)
+
+
+def link_show(lab: str, link: str | None = None) -> list[dict]:
+    from lab.apply.linkctl import show_links
+
+    return show_links(lab, link)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.apply import dns, firewall, links, netns, nodes, processes
+from lab.apply import dns, firewall, impair, links, netns, nodes, processes
 from lab.apply.context import ApplyContext, Progress
 from lab.apply.teardown import teardown
 from lab.plan.model import Place, Plan
@@ -23,7 +23,7 @@ from lab.topology.errors import LabInputError
 
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
-STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs", "firewall", "config")
+STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs", "firewall", "impair", "config")
 # The program behind each `app:` an instance may run (started in its namespace by _targets).
 APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.apps.webhook_receiver"}
 
@@ -36,6 +36,7 @@ def preflight(plan: Plan) -> None:
     """Refuse, before creating anything, when a name we need is taken by something not ours."""
     if os.geteuid() != 0:
         raise LabInputError("lab up", "needs root (namespaces, veths and Docker)", "run it with sudo")
+    impair.require_netem(plan.impairments, "impairments")  # delay or loss on a kernel without netem
     for ns in plan.namespaces:
         if netns.exists(ns.name):
             raise LabInputError("--name", f"network namespace {ns.name} already exists and this lab does not own it",
@@ -59,7 +60,7 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
     actions: dict[str, Callable[[ApplyContext], None]] = {
         "namespaces": _namespaces, "bridges": _bridges, "instances": _instances, "targets": _targets,
         "nodes": lambda c: nodes.start(c, image), "legs": _legs, "config": nodes.configure,
-        "dns": dns.sync, "firewall": firewall.sync,
+        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair,
     }
     step = "start"
     try:
@@ -84,6 +85,13 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
     return timings
 
 
+def _impair(ctx: ApplyContext) -> None:
+    for imp in ctx.plan.impairments:
+        impair.apply(imp, ctx.ns_path)
+    if ctx.plan.impairments:
+        impair.LiveImpairments(ctx.state.dir).save({imp.link: imp.settings() for imp in ctx.plan.impairments})
+
+
 def _describe(plan: Plan, step: str) -> str:
     count = {
         "namespaces": f"{len(plan.namespaces)} network namespaces",
@@ -95,6 +103,7 @@ def _describe(plan: Plan, step: str) -> str:
         "config": f"{sum(len(n.frontends) for n in plan.nodes)} endpoint listeners live",
         "dns": f"{sum(r.enabled for r in plan.resolvers)} VPC resolvers, {sum(len(r.records) for r in plan.resolvers)} names",
         "firewall": f"{len(plan.eni_guards)} ENIs guarded by security groups",
+        "impair": f"{len(plan.impairments)} links impaired (tbf, netem)",
     }
     return count[step]
 

@@ -108,4 +108,5 @@ def server_states(pid: int) -> list[dict[str, str]]:
             chunks.append(chunk)
     body = b"".join(chunks).split(b"\r\n\r\n", 1)[-1].decode()
     rows = csv.DictReader(io.StringIO(body.lstrip("# ")))
-    return [r for r in rows if r.get("svname") not in ("FRONTEND", "BACKEND")]
+    return [r for r in rows if r.get("svname") not in ("FRONTEND", "BACKEND")
+            and not r.get("pxname", "").startswith(haproxy.CHECK_PREFIX)]

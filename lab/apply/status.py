@@ -1,31 +1,23 @@
-"""What of a lab is live right now, against its plan: `lab status` and `lab dns records`."""
+"""What of a lab is live right now, against its plan: the NLB nodes and their targets' health
+(`lab status`, composed in lab.privatelink.status), and each VPC's resolver (`lab dns records`)."""
 
 from __future__ import annotations
 
-from lab.apply import netns
 from lab.apply.live import LiveLab
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 
 
-def collect(lab: str) -> dict:
-    """The plan's inventory, each VPC and instance marked Live, each NLB node Running (and its PID),
-    and the health of every target as each node's HAProxy sees it."""
-    live = LiveLab(LabState(lab))
-    plan = live.plan
-    inv = plan["inventory"]
-    for item in inv.get("vpcs", []) + inv.get("instances", []):
-        item["Live"] = netns.exists(item["Netns"])
-    targets = []
-    for node in inv.get("nlb_nodes", []):
-        pid = live.node_pid(node["Container"])
-        node["Running"] = pid is not None
-        node["Pid"] = pid
+def node_health(live: LiveLab) -> tuple[dict[str, int | None], list[dict]]:
+    """Each NLB node's PID (None: not running), and every target's health as its node's HAProxy sees it."""
+    pids, targets = {}, []
+    for node in live.plan["inventory"].get("nlb_nodes", []):
+        pid = pids[node["Container"]] = live.node_pid(node["Container"])
         if pid:
             targets += [{"Node": node["Container"], "TargetGroup": row["pxname"].removeprefix("tg-"),
                          "Target": row["svname"], "Health": row.get("status", "?"),
                          "Connections": int(row.get("stot") or 0)} for row in _states(pid)]
-    return {"lab": lab, "region": plan["region"], **inv, "endpoints": plan["endpoints"], "target_health": targets}
+    return pids, targets
 
 
 def _states(pid: int) -> list[dict]:

@@ -38,6 +38,7 @@ def _register() -> None:
         exec_cmd,
         image_cmd,
         lifecycle,
+        link_cmd,
         notification_cmd,
         ppv2_cmd,
         schema_cmd,
@@ -50,7 +51,7 @@ def _register() -> None:
         lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,  # the lab
         verify_cmd.verify, verify_cmd.capture,  # packet-level proof
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
-        dns_cmd.dns, sg_cmd.sg,  # each VPC's resolver, security groups on ENIs
+        dns_cmd.dns, sg_cmd.sg, link_cmd.link,  # each VPC's resolver, security groups on ENIs, impairments
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )
     for command in commands:

@@ -1,5 +1,5 @@
-"""`lab status`'s text: the plan from the state file, checked against what is live right now
-(lab.api.status collects it)."""
+"""`lab status`'s text: the lab's document (lab.api.status; its JSON shape is described in
+lab.privatelink.status), checked against what is live right now."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ def _yes(value: bool) -> str:
 def render(data: dict) -> None:
     stdout.print(f"[bold]lab {data['lab']}[/bold] ({data['region']})")
     table("VPCs", ["VPC", "ID", "CIDR", "Owner", "Namespace", "Live"],
-          [(v["Name"], v["VpcId"], v["CidrBlock"], v["OwnerId"], v["Netns"], _yes(v["Live"])) for v in data["vpcs"]])
+          [(v["Lab"]["Name"], v["VpcId"], v["CidrBlock"], v["OwnerId"], v["Lab"]["Netns"], _yes(v["Lab"]["Live"]))
+           for v in data["vpcs"]])
     table("Subnets", ["Subnet", "ID", "CIDR", "AZ", "Bridge"],
-          [(s["Name"], s["SubnetId"], s["CidrBlock"], s["AvailabilityZone"], s["Bridge"]) for s in data["subnets"]])
+          [(s["Lab"]["Name"], s["SubnetId"], s["CidrBlock"], s["AvailabilityZone"], s["Lab"]["Bridge"])
+           for s in data["subnets"]])
     table("Instances", ["Instance", "IP", "AZ", "App", "Namespace", "Live"],
-          [(i["Name"], i["PrivateIpAddress"], i["AvailabilityZone"], i["App"] or "", i["Netns"], _yes(i["Live"]))
-           for i in data["instances"]])
+          [(i["Lab"]["Name"], i["PrivateIpAddress"], i["Placement"]["AvailabilityZone"], i["Lab"]["App"] or "",
+            i["Lab"]["Netns"], _yes(i["Lab"]["Live"])) for i in data["instances"]])
     table("Endpoint ENIs", ["Endpoint", "State", "ENI", "IP", "AZ", "NLB node", "Leg"],
-          [(ep["id"], ep["state"], eni["id"], eni["ip"], eni["az"], eni["node"], eni["ifname"])
-           for ep in data["endpoints"] for eni in ep["enis"]])
+          [(ep["VpcEndpointId"], ep["State"], eni["NetworkInterfaceId"], eni["PrivateIpAddress"],
+            eni["AvailabilityZone"], eni["NlbNode"], eni["Leg"])
+           for ep in data["endpoints"] for eni in ep["Lab"]["Enis"]])
     table("NLB nodes", ["Container", "NLB", "AZ", "Provider IP", "Running"],
           [(n["Container"], n["LoadBalancer"], n["AvailabilityZone"], n["PrivateIpAddress"], _yes(n["Running"]))
            for n in data.get("nlb_nodes", [])])

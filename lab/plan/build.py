@@ -18,6 +18,7 @@ from lab.plan import names
 from lab.plan.addressing import SubnetPool
 from lab.plan.dns import plan_dns
 from lab.plan.ids import aws_id, digest, dns_token
+from lab.plan.impair import resolve as resolve_impairments
 from lab.plan.model import (
     App,
     Backend,
@@ -289,4 +290,7 @@ def _previous_allocations(previous: dict | None) -> tuple[dict[tuple[str, str], 
 def build_plan(topo: Topology, lab: str, previous: dict | None = None) -> Plan:
     """The plan of `topo`; `previous` (the live lab's saved plan) keeps existing ENIs where they are."""
     check_lab_name(lab)
-    return _Builder(topo, lab, previous).build()
+    plan = _Builder(topo, lab, previous).build()
+    if topo.impairments:  # link names exist only once the plan has named every veth
+        plan.impairments = resolve_impairments(plan.to_dict(), topo.impairments)
+    return plan

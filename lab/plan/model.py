@@ -175,6 +175,7 @@ class Plan:
     private_dns_names: list = field(default_factory=list)  # lab.plan.dns.PrivateDnsName, one per service with one
     security_groups: list = field(default_factory=list)  # lab.plan.security.SecurityGroupPlan
     eni_guards: list = field(default_factory=list)  # lab.plan.security.EniGuard, one per endpoint ENI
+    impairments: list = field(default_factory=list)  # lab.plan.impair.LinkImpairment, one per impaired link
 
     def to_dict(self) -> dict:
         return asdict(self)

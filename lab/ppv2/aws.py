@@ -14,9 +14,9 @@ from dataclasses import replace
 
 from lab.ppv2.codec import encode, with_crc
 from lab.ppv2.header import Command, Family, Header, Transport
-from lab.ppv2.tlv import TLV
+from lab.ppv2.tlv import TLV, TLVType
 
-__all__ = ["AWS_HEADER_SIZE", "aws_nlb_header", "aws_health_check_header", "pad_to"]
+__all__ = ["AWS_HEADER_SIZE", "aws_nlb_header", "aws_health_check_header", "differences_from_aws", "pad_to"]
 
 AWS_HEADER_SIZE = 100
 _NOOP_OVERHEAD = 3  # a TLV's type + length bytes
@@ -59,3 +59,29 @@ def aws_health_check_header() -> Header:
     """The NLB health-check header: LOCAL, fam 0x11, no addresses, CRC32C, NOOP to 100 bytes."""
     header = Header(Command.LOCAL, Family.INET, Transport.STREAM, tlvs=(TLV.crc32c(),))
     return with_crc(pad_to(header, AWS_HEADER_SIZE))
+
+
+def differences_from_aws(header: Header) -> list[str]:
+    """How ``header``'s layout differs from what an AWS NLB would send in its place (empty: none).
+
+    Only the layout is compared (TLV order, padding, the LOCAL family byte); the values are the
+    caller's to judge. HAProxy, the lab's NLB, puts the CRC32C TLV last and does not pad, so
+    `lab verify` shows these as notes instead of hiding them.
+    """
+    types = [tlv.type for tlv in header.tlvs]
+    notes = []
+    if TLVType.CRC32C not in types:
+        notes.append("no CRC32C TLV (AWS sends one first)")
+    elif types[0] != TLVType.CRC32C:
+        notes.append("CRC32C TLV is not first (AWS puts it first)")
+    if header.command is Command.LOCAL:
+        if TLVType.AWS in types:
+            notes.append("a LOCAL header carries TLV 0xEA (AWS's health checks carry none)")
+        if header.family != Family.INET:
+            notes.append(f"LOCAL family {Family(header.family).name} (AWS writes INET, byte 0x11, with no addresses)")
+    elif TLVType.AWS not in types:
+        notes.append("no TLV 0xEA (AWS sends the endpoint ID on every PROXY header)")
+    size = len(encode(header))
+    if types[-1:] != [TLVType.NOOP] and size < AWS_HEADER_SIZE:
+        notes.append(f"{size} bytes, not padded with NOOP to {AWS_HEADER_SIZE} (AWS pads)")
+    return notes

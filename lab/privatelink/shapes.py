@@ -1,6 +1,7 @@
 """The control plane's JSON, shaped and named as AWS's EC2 API answers it.
 
 - `endpoint()`    - DescribeVpcEndpoints' VpcEndpoint
+- `network_interfaces()` - DescribeNetworkInterfaces' NetworkInterface, for each ENI of an endpoint
 - `service()`     - DescribeVpcEndpointServiceConfigurations' ServiceConfiguration
 - `connection()`  - DescribeVpcEndpointConnections' VpcEndpointConnection
 - `permissions()` - DescribeVpcEndpointServicePermissions' AllowedPrincipals
@@ -126,6 +127,37 @@ def endpoint(view: LabView, ep: Endpoint) -> dict:
         "History": meta.get("History", []),
     }
     return out
+
+
+def network_interfaces(view: LabView, ep: Endpoint) -> list[dict]:
+    """The endpoint's ENIs as DescribeNetworkInterfaces shows them: requester-managed interfaces of type
+    vpc_endpoint, present only while the endpoint's data plane is (as NetworkInterfaceIds above)."""
+    planned = view.endpoint_plan(ep.name)
+    if planned is None:
+        raise KeyError(ep.name)
+    if not workflow.is_live(planned["state"]):
+        return []
+    groups = view.security_groups(ep.name)
+    owner = owner_of_vpc(view.topo, view.vpc(ep.vpc)).id
+    return [{
+        "AvailabilityZone": eni["az"],
+        "Description": f"VPC Endpoint Interface {planned['id']}",
+        "Groups": groups,
+        "InterfaceType": "vpc_endpoint",
+        "Ipv6Addresses": [],
+        "NetworkInterfaceId": eni["id"],
+        "OwnerId": owner,
+        "PrivateIpAddress": eni["ip"],
+        "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": eni["ip"]}],
+        "RequesterManaged": True,
+        "SourceDestCheck": True,
+        "Status": "in-use",
+        "SubnetId": eni["subnet_id"],
+        "TagSet": [],
+        "VpcId": view.vpc_id(ep.vpc),
+        "Lab": {"Endpoint": ep.name, "VpcEndpointId": planned["id"], "Subnet": eni["subnet"],
+                "NlbNode": eni["node"], "Leg": eni["ifname"]},
+    } for eni in planned["enis"]]
 
 
 def connection(view: LabView, ep: Endpoint) -> dict:

@@ -11,7 +11,9 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from lab.topology import units
 
 from lab.topology.events import CONNECTION_EVENTS
 
@@ -275,6 +277,39 @@ class VerifySpec(Strict):
     isolation: Annotated[list[VerifyIsolation], Field(max_length=64)] = []
 
 
+def _unit(parse):
+    def check(value: str) -> str:
+        parse(value)  # raises ValueError with its fix
+        return value
+    return AfterValidator(check)
+
+
+def _number_as_text(value):
+    """`rate: 100` is a number without its unit: say that, rather than "expected a string"."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Unitful = BeforeValidator(_number_as_text)
+
+
+class Impairment(Strict):
+    """What a link does to the packets it carries, in each direction (tbf for rate, netem for the rest)."""
+
+    link: Annotated[str, Field(min_length=1, max_length=96)]  # a name as `lab capture --list` shows it
+    rate: Annotated[str | None, Unitful, _unit(units.rate_bps)] = None
+    delay: Annotated[str | None, Unitful, _unit(units.duration_us)] = None
+    jitter: Annotated[str | None, Unitful, _unit(units.duration_us)] = None
+    loss: Annotated[str | None, Unitful, _unit(units.percent)] = None
+
+    @model_validator(mode="after")
+    def _something_and_jitter_with_delay(self) -> Impairment:
+        if self.rate is self.delay is self.loss is None:
+            raise ValueError("sets nothing; fix: give at least one of rate, delay or loss")
+        if self.jitter is not None and self.delay is None:
+            raise ValueError("jitter needs a delay to vary; fix: add delay (e.g. delay: 20ms)")
+        return self
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -285,4 +320,5 @@ class Topology(Strict):
     endpoint_services: list[EndpointService] = []
     endpoints: list[Endpoint] = []
     peerings: list[Peering] = []
+    impairments: list[Impairment] = []
     verify: VerifySpec = VerifySpec()

@@ -10,6 +10,7 @@ shell pattern ("endpoint-eni/*").
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
@@ -84,18 +85,52 @@ def _target_conns(trace, ledger):
     return out
 
 
+def _socket_spec(field: str, value: str) -> tuple[str, int | None]:
+    """"10.0.2.20" (any port), "10.0.2.20:80", "2001:db8::1" or "[2001:db8::1]:80" -> (address, port)."""
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_address(text)), None
+    except ValueError:
+        pass
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(value)
+        return str(ipaddress.ip_address(host)), int(port)
+    except ValueError:
+        raise ValueError(f"assert_ppv2: {field}={value!r} is not an address; give an IP (any port), "
+                         "IP:PORT, or [IPv6]:PORT") from None
+
+
+def _socket_matches(want: tuple[str, int | None], addr: str, port: int) -> bool:
+    try:
+        same = ipaddress.ip_address(addr) == ipaddress.ip_address(want[0])
+    except ValueError:
+        same = False
+    return same and (want[1] is None or want[1] == port)
+
+
 def assert_ppv2(run, vpce_id: str | None = None, src: str | None = None, dst: str | None = None) -> None:
-    """Every connection the NLB opened to a target for this flow began with a valid PROXY v2 header
-    (PROXY command) whose source is the client's socket and whose destination is the ENI it
-    connected to (or `src`/`dst` as "ip:port"), with TLV 0xEA = `vpce_id` when given."""
+    """Every connection the NLB opened to a target for this flow began with a valid PROXY protocol v2
+    header: version 2, command PROXY, and
+
+    - `src`: the header's source (the consumer as the target learns it). Default: the flow's own
+      client socket, address and port. Give "10.0.2.20" for that address on any port, or
+      "10.0.2.20:41000" (IPv6: "2001:db8::1" or "[2001:db8::1]:41000") for one socket.
+    - `dst`: the header's destination (the ENI the client connected to), in the same forms. Default:
+      the address and port the flow connected to.
+    - `vpce_id`: the endpoint ID in the AWS TLV (type 0xEA, subtype 0x01), e.g. "vpce-0abc..."; not
+      checked when not given.
+    """
     __tracebackhide__ = True  # pytest: show the caller's line, not this helper's
+    want_src = _socket_spec("src", src) if src else (tuple(run.local[:2]) if getattr(run, "local", None) else None)
+    want_dst = _socket_spec("dst", dst) if dst else (tuple(run.dst[:2]) if getattr(run, "dst", None) else None)
     trace, ledger = _traced(run)
     conns = _target_conns(trace, ledger)
     if not conns:
         raise AssertionError(f"{_label(run)}: no connection from an NLB node to a target was captured"
                              + _evidence(run, trace, ledger))
-    want_src = src or (f"{run.local[0]}:{run.local[1]}" if getattr(run, "local", None) else None)
-    want_dst = dst or (f"{run.dst[0]}:{run.dst[1]}" if getattr(run, "dst", None) else None)
     for link, client, server in conns:
         found = ledger.ppv2(link).get((*client, *server))
         where = f"{client[0]}:{client[1]} -> {server[0]}:{server[1]} on {link}"
@@ -106,13 +141,21 @@ def assert_ppv2(run, vpce_id: str | None = None, src: str | None = None, dst: st
             raise AssertionError(f"{_label(run)}: {where}: invalid PROXY header: {found.error}"
                                  + _evidence(run, trace, ledger))
         h = found.header
-        got = {"version": h.version, "command": h.command.name, "src": f"{h.src_addr}:{h.src_port}",
-               "dst": f"{h.dst_addr}:{h.dst_port}", "vpce_id": h.aws_vpce_id}
-        want = {"version": 2, "command": "PROXY", "src": want_src, "dst": want_dst, "vpce_id": vpce_id}
-        wrong = {k: v for k, v in want.items() if v is not None and got[k] != v}
+        wrong = []
+        if h.version != 2:
+            wrong.append(f"version={h.version!r} (expected 2)")
+        if h.command.name != "PROXY":
+            wrong.append(f"command={h.command.name!r} (expected 'PROXY')")
+        for field, want, addr, port in (("src", want_src, h.src_addr, h.src_port),
+                                        ("dst", want_dst, h.dst_addr, h.dst_port)):
+            if want is not None and not _socket_matches(want, str(addr), port):
+                expected = want[0] if want[1] is None else f"{want[0]}:{want[1]}"
+                wrong.append(f"{field}='{addr}:{port}' (expected {expected!r}"
+                             + (", any port)" if want[1] is None else ")"))
+        if vpce_id is not None and h.aws_vpce_id != vpce_id:
+            wrong.append(f"vpce_id={h.aws_vpce_id!r} (expected {vpce_id!r})")
         if wrong:
-            raise AssertionError(f"{_label(run)}: header on {where} has "
-                                 + ", ".join(f"{k}={got[k]!r} (expected {v!r})" for k, v in wrong.items())
+            raise AssertionError(f"{_label(run)}: header on {where} has " + ", ".join(wrong)
                                  + _evidence(run, trace, ledger))
 
 

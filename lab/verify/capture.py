@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.apply import netns
-from lab.verify.links import Link
+from lab.plan.links import Link
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4

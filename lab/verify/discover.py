@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lab.apply import netns
 from lab.apply.live import LiveLab
-from lab.verify.links import Link, planned_ends, unplanned_link
+from lab.plan.links import Link, planned_ends, unplanned_link
 
 
 def link_path(live: LiveLab) -> Callable[[Link], Path]:

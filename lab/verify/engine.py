@@ -26,7 +26,7 @@ from lab.verify import invariants as inv
 from lab.verify.capture import Capture, Frame
 from lab.verify.discover import far_macs, link_path, missing_places, unplanned_links
 from lab.verify.ledger import Ledger
-from lab.verify.links import Link, links_from_plan, select_links
+from lab.plan.links import Link, links_from_plan, select_links
 from lab.verify.names import name_checks, run_name_flow
 from lab.verify.pcapfile import write_per_link
 from lab.verify.report import Report

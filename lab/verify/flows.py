@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.verify.links import Link, vpc_sides
+from lab.plan.links import Link, vpc_sides
 
 
 @dataclass(frozen=True)

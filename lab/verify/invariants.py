@@ -15,10 +15,13 @@
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from dataclasses import dataclass, field
 
+from lab.ppv2.aws import differences_from_aws
+
 from lab.verify.ledger import Ledger, Trace
-from lab.verify.links import BETWEEN, CONSUMER, OTHER, PROVIDER
+from lab.plan.links import BETWEEN, CONSUMER, OTHER, PROVIDER
 from lab.verify.packets import ICMP, ICMP_ECHO_REPLY, ICMP_ERRORS, ConnKey, conn_text
 from lab.verify.traffic import FlowRun, ProbeRun
 
@@ -166,6 +169,13 @@ def _ppv2_of_flow(run: FlowRun, found, conn) -> Check:
     return Check("ppv2", subject, PASS, text)
 
 
+def _notes_text(notes: Counter | None) -> str:
+    """The layout differences from AWS's headers, said rather than hidden (HAProxy cannot match AWS's bytes)."""
+    if not notes:
+        return ""
+    return "; differs from AWS: " + ", ".join(f"{note} [{n}]" for note, n in sorted(notes.items()))
+
+
 def node_ppv2_checks(ledger: Ledger, plan: dict, waited: bool, window_s: float) -> list[Check]:
     """Every connection start on every NLB provider leg, including ones this run did not make."""
     checks = []
@@ -181,6 +191,7 @@ def node_ppv2_checks(ledger: Ledger, plan: dict, waited: bool, window_s: float) 
         headers = ledger.ppv2(link)
         local = proxy = 0
         bad: list[str] = []
+        notes: dict[str, Counter] = {}  # command -> how its headers' layout differs from AWS's, and how often
         for start in ledger.tcp_starts(link):
             if start.server not in ppv2_servers:
                 continue
@@ -192,8 +203,14 @@ def node_ppv2_checks(ledger: Ledger, plan: dict, waited: bool, window_s: float) 
                 continue  # no data captured yet: nothing to judge
             if fh.error is not None:
                 bad.append(f"{name}: invalid header: {fh.error}")
-            elif fh.header.command.name == "LOCAL":
-                local += 1
+                continue
+            for note in differences_from_aws(fh.header):
+                notes.setdefault(fh.header.command.name, Counter())[note] += 1
+            if fh.header.command.name == "LOCAL":
+                if fh.header.aws_vpce_id is not None or fh.header.find(0xEA) is not None:
+                    bad.append(f"{name}: a LOCAL (health check) header carries TLV 0xEA; AWS's carry none")
+                else:
+                    local += 1
             elif fh.header.dst_addr not in enis or enis[fh.header.dst_addr] != fh.header.aws_vpce_id:
                 bad.append(f"{name}: PROXY dst {fh.header.dst_addr} with 0xEA {fh.header.aws_vpce_id}: "
                            "not an ENI of that endpoint")
@@ -203,9 +220,11 @@ def node_ppv2_checks(ledger: Ledger, plan: dict, waited: bool, window_s: float) 
             checks.append(Check("ppv2", f"NLB leg {link}", FAIL, "; ".join(bad[:5]), [link]))
         else:
             checks.append(Check("ppv2", f"NLB leg {link}", PASS,
-                                f"{proxy} PROXY connection(s), every one with an ENI address and its endpoint's ID"))
+                                f"{proxy} PROXY connection(s), every one with an ENI address and its endpoint's ID"
+                                + _notes_text(notes.get("PROXY"))))
         if local:
-            checks.append(Check("ppv2", f"health checks on {link}", PASS, f"{local} health check(s), all LOCAL"))
+            checks.append(Check("ppv2", f"health checks on {link}", PASS,
+                                f"{local} health check(s), all LOCAL without TLV 0xEA" + _notes_text(notes.get("LOCAL"))))
         elif waited:
             checks.append(Check("ppv2", f"health checks on {link}", FAIL,
                                 f"no health check seen within {window_s:.1f} s (interval "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from lab.ppv2.codec import SIGNATURE
 from lab.verify.capture import Frame, LinkStats
-from lab.verify.links import Link
+from lab.plan.links import Link
 from lab.verify.packets import TCP, ConnKey, Packet, conn_text, parse
 
 SHOW_PACKETS = 12  # packets printed per link when a report shows a flow's traffic

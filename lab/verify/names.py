@@ -141,6 +141,22 @@ def declared_name_flows(ix: Index, ep: dict, flow, path: str) -> list[NameFlowSp
     return _specs(ix, ix.instances[flow.client], ep, names, flow.port, True)
 
 
+def resolve(plan: dict, client: dict, qname: str) -> str:
+    """`qname`'s first A answer (a client connects to the first) from the client's VPC resolver, asked
+    from inside the client (`client`: its inventory entry), the resolver `lab exec` uses. LookupError
+    says why when nothing usable answered."""
+    vpc = next(v["Name"] for v in plan["inventory"]["vpcs"] if v["VpcId"] == client["VpcId"])
+    resolver, why = _resolver_of(plan, vpc)
+    if resolver is None:
+        raise LookupError(f"cannot resolve {qname} from {client['Name']}: {why}")
+    run = dns_query(DnsSpec(client["Name"], client["PrivateIpAddress"], client["Netns"], "", resolver["ip"], qname,
+                            "lookup", "", ()))
+    if run.error is not None or run.rcode not in (0, None) or not run.given:
+        got = run.error or (f"rcode {run.rcode}" if run.rcode else "no A record in the answer")
+        raise LookupError(f"{qname} did not resolve from {client['Name']} (resolver {resolver['ip']}: {got})")
+    return run.given[0]
+
+
 # -- running -----------------------------------------------------------------------------------
 
 @dataclass

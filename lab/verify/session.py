@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lab.verify.capture import Capture
 from lab.verify.ledger import Ledger, Trace
-from lab.verify.links import Link, select_links
+from lab.plan.links import Link, select_links
 from lab.verify.traffic import FlowRun, ProbeRun, http, send_probes
 
 NAME_MAX = 16
@@ -134,12 +134,27 @@ class LabHandle:
         raise KeyError(f"no instance {name!r} in lab {self.name!r}")
 
     def endpoint(self, name: str | None = None) -> dict:
-        """An endpoint by name (or the only/first one): its id, vpc and enis (ip, az, id)."""
+        """An endpoint by name or ID (default: the first), as DescribeVpcEndpoints shows it (VpcEndpointId,
+        State, NetworkInterfaceIds, DnsEntries, ...; lab-only facts, its ENIs' addresses among them, under
+        `Lab`) -- the shape of `lab endpoint list` and `lab status --format json`."""
+        from lab.privatelink import shapes
+        from lab.privatelink.control import read_view
+
+        view = read_view(self.name)  # the lab as it is now: the control plane may have changed it
+        for ep in view.topo.endpoints:
+            planned = view.endpoint_plan(ep.name) or {}
+            if name is None or name in (ep.name, planned.get("id")):
+                return shapes.endpoint(view, ep)
+        known = ", ".join(f"{e['name']} ({e['id']})" for e in view.plan.get("endpoints", [])) or "none"
+        raise KeyError(f"no endpoint {name!r} in lab {self.name!r}; it has: {known}")
+
+    def _planned_endpoint(self, name: str | None) -> dict:
         endpoints = self.plan["endpoints"]
         for ep in endpoints:
             if name is None or ep["name"] == name or ep["id"] == name:
                 return ep
-        raise KeyError(f"no endpoint {name!r} in lab {self.name!r}")
+        known = ", ".join(f"{ep['name']} ({ep['id']})" for ep in endpoints) or "none"
+        raise KeyError(f"no endpoint {name!r} in lab {self.name!r}; it has: {known}")
 
     def address_of(self, what: str) -> str:
         """An instance's address, or an address as it is."""
@@ -150,21 +165,55 @@ class LabHandle:
 
     # -- traffic ------------------------------------------------------------------------------
     def http(self, client: str, endpoint: str | None = None, *, az: str | None = None, port: int | None = None,
-             ip: str | None = None, timeout: float = 3.0) -> FlowRun:
-        """An HTTP request from inside `client` to an endpoint's ENI (in `az`, default: the client's AZ),
-        or to `ip`; its packets are followed in every capture open at the time."""
+             ip: str | None = None, dns_name: str | None = None, timeout: float = 3.0) -> FlowRun:
+        """An HTTP request from inside `client`, made in one of three ways:
+        - to an endpoint's ENI: `endpoint` (name or ID; default the first), in `az` (default: the
+          client's AZ, else the endpoint's first ENI; an AZ where the endpoint has no ENI is an error);
+        - to `dns_name`, resolved from inside the client by its VPC's own resolver (as `lab exec`
+          resolves), sent to the answer's first address (which must be an address of the client's VPC);
+        - to `ip`.
+        `port` defaults to the listener on that ENI (else 80). Its packets are followed in every
+        capture open at the time."""
         inst = self.instance(client)
-        if ip is None:
-            ep = self.endpoint(endpoint)
-            want_az = az or inst["AvailabilityZone"]
-            eni = next((e for e in ep["enis"] if e["az"] == want_az), ep["enis"][0])
-            ip = eni["ip"]
-            if port is None:
-                port = next((fe["port"] for n in self.plan["nodes"] for fe in n["frontends"] if fe["ip"] == ip), 80)
-        run = http(f"/run/netns/{inst['Netns']}", inst["PrivateIpAddress"], ip, port or 80, timeout=timeout)
+        host = None
+        if dns_name is not None:
+            if ip is not None or endpoint is not None or az is not None:
+                raise ValueError("http(): dns_name picks the address; give no endpoint, az or ip with it")
+            ip, host = self._resolve(inst, dns_name), dns_name
+        elif ip is None:
+            ip = self._eni_of(self._planned_endpoint(endpoint), inst, az)["ip"]
+        if port is None:
+            port = next((fe["port"] for n in self.plan["nodes"] for fe in n["frontends"] if fe["ip"] == ip), 80)
+        run = http(f"/run/netns/{inst['Netns']}", inst["PrivateIpAddress"], ip, port, timeout=timeout, host=host)
         for cap in self._captures:
             cap.runs.append(run)
         return run
+
+    @staticmethod
+    def _eni_of(ep: dict, inst: dict, az: str | None) -> dict:
+        if az is not None:
+            eni = next((e for e in ep["enis"] if e["az"] == az), None)
+            if eni is None:
+                raise ValueError(f"endpoint {ep['name']!r} ({ep['id']}) has no ENI in AZ {az!r}; its AZs: "
+                                 + (", ".join(e["az"] for e in ep["enis"]) or "none"))
+            return eni
+        # No AZ asked for: the client's own, as a zonal-aware client would; the first ENI otherwise.
+        return next((e for e in ep["enis"] if e["az"] == inst["AvailabilityZone"]), ep["enis"][0])
+
+    def _resolve(self, inst: dict, qname: str) -> str:
+        """`qname`'s first A answer from the client's VPC resolver; only an address of the client's VPC
+        (an ENI of one of its endpoints, or one of its instances) is accepted, so traffic stays in the lab."""
+        from lab.verify.names import resolve
+
+        answer = resolve(self.plan, inst, qname)
+        vpc = next(v["Name"] for v in self.plan["inventory"]["vpcs"] if v["VpcId"] == inst["VpcId"])
+        ours = {e["ip"] for ep in self.plan["endpoints"] if ep["vpc"] == vpc for e in ep["enis"]}
+        ours |= {i["PrivateIpAddress"] for i in self.plan["inventory"].get("instances", [])
+                 if i["VpcId"] == inst["VpcId"]}
+        if answer not in ours:
+            raise LookupError(f"{qname} resolved from {inst['Name']} to {answer}, which is no address of VPC {vpc} "
+                              "(an ENI of its endpoints or one of its instances): no request sent")
+        return answer
 
     def probe(self, client: str, dst: str, port: int | None = None) -> ProbeRun:
         """One TCP SYN (with `port`) or ICMP echo (without) from inside `client` towards `dst`

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.verify.flows import DnsSpec, FlowSpec, Index, ProbeSpec, Target, flows_for, sg_admits
-from lab.verify.links import PROVIDER, Link
+from lab.plan.links import PROVIDER, Link
 
 __all__ = ["DnsSpec", "FlowSpec", "ProbeSpec", "Target", "VerifyPlan", "build", "sg_admits"]
 

@@ -71,8 +71,9 @@ class FlowRun:
 
 
 def http(ns_path: str, client_ip: str, dst_ip: str, port: int, *, spec: FlowSpec | None = None,
-         timeout: float = FLOW_TIMEOUT_S, token: str | None = None) -> FlowRun:
-    """One HTTP/1.0 request from inside a namespace, carrying a token the capture can follow."""
+         timeout: float = FLOW_TIMEOUT_S, token: str | None = None, host: str | None = None) -> FlowRun:
+    """One HTTP/1.0 request from inside a namespace, carrying a token the capture can follow
+    (`host`: the Host header, when the address came from a name; default the address)."""
     run = FlowRun(spec, token or new_token(), client_ip, (dst_ip, port))
     t0 = time.monotonic()
     with netns.entered(ns_path):
@@ -82,7 +83,7 @@ def http(ns_path: str, client_ip: str, dst_ip: str, port: int, *, spec: FlowSpec
         sock.bind((client_ip, 0))
         run.local = sock.getsockname()[:2]
         sock.connect((dst_ip, port))
-        request = (f"GET /{run.token} HTTP/1.0\r\nHost: {dst_ip}\r\nUser-Agent: lab-verify\r\n"
+        request = (f"GET /{run.token} HTTP/1.0\r\nHost: {host or dst_ip}\r\nUser-Agent: lab-verify\r\n"
                    f"X-Lab-Verify: {run.token}\r\n\r\n")
         sock.sendall(request.encode())
         chunks, size = [], 0

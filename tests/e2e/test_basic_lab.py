@@ -87,3 +87,9 @@ def test_status_reports_healthy_targets(basic):
     data = api.status(basic.lab)
     assert all(n["Running"] for n in data["nlb_nodes"])
     assert {t["Target"]: t["Health"] for t in data["target_health"]} == {"target-a": "UP", "target-b": "UP"}
+    # AWS shapes, lab-only facts under Lab: the live namespaces, the ENIs as DescribeNetworkInterfaces shows them
+    assert all(item["Lab"]["Live"] for item in data["vpcs"] + data["instances"])
+    (ep,) = data["endpoints"]
+    assert [e["NetworkInterfaceId"] for e in data["network_interfaces"]] == ep["NetworkInterfaceIds"]
+    assert [e["PrivateIpAddress"] for e in data["network_interfaces"]] == [
+        e["PrivateIpAddress"] for e in ep["Lab"]["Enis"]]

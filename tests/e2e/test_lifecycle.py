@@ -27,12 +27,13 @@ def _answers(lab: str) -> list[str]:
     status = audit.run_lab("status", "--name", lab, "--format", "json")
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
-    client = next(i["Netns"] for i in data["instances"] if i["Name"] == "consumer-client")
+    client = next(i["Lab"]["Netns"] for i in data["instances"] if i["Lab"]["Name"] == "consumer-client")
     seen = []
-    for eni in data["endpoints"][0]["enis"]:
-        out = subprocess.run(["ip", "netns", "exec", client, "curl", "-s", "-m", "5", f"http://{eni['ip']}/"],
+    for eni in data["network_interfaces"]:
+        ip = eni["PrivateIpAddress"]
+        out = subprocess.run(["ip", "netns", "exec", client, "curl", "-s", "-m", "5", f"http://{ip}/"],
                              capture_output=True, text=True, timeout=15)
-        assert out.returncode == 0, f"{lab}: no answer through {eni['ip']}: {out.stderr}"
+        assert out.returncode == 0, f"{lab}: no answer through {ip}: {out.stderr}"
         seen.append(json.loads(out.stdout)["vpce_id"])
     return seen
 

@@ -87,7 +87,7 @@ def test_lab_capture_writes_pcaps_that_tshark_decodes_as_proxy_v2(lab, tmp_path:
            "fields", "-E", "separator=|"] + [a for f in fields for a in ("-e", f)]
     rows = [line.split("|") for line in subprocess.run(cmd, capture_output=True, text=True, timeout=60,
                                                        check=True).stdout.splitlines()]
-    vpce = lab.endpoint("web-endpoint")["id"]
+    vpce = lab.endpoint("web-endpoint")["VpcEndpointId"]
     wanted = ["1", flow.local[0], "10.0.1.253", str(flow.local[1]), "80"]
     mine = [r for r in rows if r[:5] == wanted]
     assert mine, f"no PROXY header for {flow.describe()} in tshark's view: {rows}"
@@ -101,7 +101,7 @@ def test_plugin_assertions_hold_for_a_real_flow(lab, capture) -> None:
         probe = lab.probe("consumer-client", "target-b", port=8080)
     assert flow.status == 200, flow.describe()
     assert_only_links(flow, THROUGH_THE_ENDPOINT)
-    assert_ppv2(flow, vpce_id=lab.endpoint("web-endpoint")["id"])
+    assert_ppv2(flow, vpce_id=lab.endpoint("web-endpoint")["VpcEndpointId"])
     assert_snat(flow)
     assert_not_on(probe)
     assert cap.trace(flow).link_names == set(THROUGH_THE_ENDPOINT)

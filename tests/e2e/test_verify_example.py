@@ -2,7 +2,7 @@
 
 Runs `examples/test_my_service.py` as a user would (pytest in a subprocess, plugin loaded from
 the installed entry point), with one more test appended whose expectation is wrong: the example's
-four tests must pass, the wrong one must fail with the ledger of links in its report, and the
+five tests must pass, the wrong one must fail with the ledger of links in its report, and the
 lab the plugin brought up must be gone afterwards.
 """
 
@@ -36,7 +36,7 @@ def test_the_example_passes_and_a_wrong_expectation_fails(tmp_path: Path) -> Non
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out[-4000:]
-    assert re.search(r"\b1 failed, 4 passed\b", out), out[-4000:]
+    assert re.search(r"\b1 failed, 5 passed\b", out), out[-4000:]
     assert "FAILED test_users_service.py::test_a_wrong_expectation_fails_with_evidence" in out
     found = re.search(r"seen on unexpected link\(s\): (.*)", out)
     assert found, out[-6000:]

@@ -64,7 +64,7 @@ def test_flows_by_name_pass_on_the_default_lab(lab) -> None:
     report = lab.verify(wait_health_checks=False, probes=False)
     text = report.text(ledger=False)
     assert report.ok, text
-    enis = sorted(e["ip"] for e in lab.endpoint("web-endpoint")["enis"])
+    enis = sorted(e["PrivateIpAddress"] for e in lab.endpoint("web-endpoint")["Lab"]["Enis"])
     runs = report.names
     assert sorted((r.spec.client, r.spec.origin) for r in runs) == [
         ("consumer-client", "regional"), ("consumer-client", "zonal"), ("consumer-client", "zonal"),
@@ -80,7 +80,7 @@ def test_flows_by_name_pass_on_the_default_lab(lab) -> None:
         assert {k: c.status for k, c in mine.items()} == {"name": "pass", "path": "pass", "ppv2": "pass",
                                                           "snat": "pass"}, text
         # The PROXY header names the very ENI the name resolved to.
-        assert f"-> {run.chosen}:80, TLV 0xEA {lab.endpoint('web-endpoint')['id']}" in mine["ppv2"].message
+        assert f"-> {run.chosen}:80, TLV 0xEA {lab.endpoint('web-endpoint')['VpcEndpointId']}" in mine["ppv2"].message
         assert mine["path"].message.startswith(f"consumer-subnet/{run.spec.client} -> endpoint-eni/web-endpoint@")
     assert "Flows by DNS name, resolved inside the client by its VPC's resolver (6)" in text
     row = report.to_dict()["name_flows"][0]
@@ -88,8 +88,7 @@ def test_flows_by_name_pass_on_the_default_lab(lab) -> None:
 
 
 def test_a_name_that_answers_a_non_eni_address_turns_the_verdict_red(lab) -> None:
-    zonal = next(e["DnsName"] for e in lab.endpoint("web-endpoint")["dns_entries"]
-                 if e.get("AvailabilityZone") == "us-east-1a")
+    zonal = next(e["DnsName"] for e in lab.endpoint("web-endpoint")["DnsEntries"] if "-us-east-1a." in e["DnsName"])
     bogus = _hosts_dir(lab.name, "consumer") / "zz-verify-bogus"
     assert bogus.parent.is_dir(), f"no hosts folder at {bogus.parent}"
     try:
@@ -113,3 +112,25 @@ def test_a_name_that_answers_a_non_eni_address_turns_the_verdict_red(lab) -> Non
     assert all(c.status == "pass" for c in report.checks
                if c.category == "name" and zonal not in c.subject)
     assert "FAIL name" in text
+
+
+def test_http_by_name_refuses_an_answer_outside_the_clients_vpc(lab) -> None:
+    """lab.http(dns_name=...) sends nothing to an address the lab's plan does not name for the VPC."""
+    name, outside = "stray.example.test", "192.0.2.77"  # RFC 5737: no such address anywhere in the lab
+    bogus = _hosts_dir(lab.name, "consumer") / "zz-http-stray"
+    try:
+        bogus.write_text(f"{outside} {name}\n")
+        _reread(lab.name, "consumer")
+        for _ in range(WAIT_ATTEMPTS):  # bounded: until dnsmasq has read the folder again
+            if _answers(lab, name):
+                break
+            time.sleep(WAIT_STEP_S)
+        with lab.capture(["consumer-subnet/consumer-client"]) as cap:
+            with pytest.raises(LookupError, match=rf"{name} resolved from consumer-client to {outside}, which is no "
+                                                  "address of VPC consumer"):
+                lab.http("consumer-client", dns_name=name)
+    finally:
+        bogus.unlink(missing_ok=True)
+        _reread(lab.name, "consumer")
+    seen = cap.ledger.by_link["consumer-subnet/consumer-client"].packets
+    assert [p for p in seen if p.dport == 53] and not [p for p in seen if p.dst == outside]

@@ -103,6 +103,21 @@ def test_rendered_haproxy_config_carries_the_endpoint_id_and_pins_legs(plan):
     assert "frontend vpce" not in render(node, boot=True)
 
 
+def test_health_checks_come_from_a_check_only_twin_without_the_0xea_tlv(plan):
+    """HAProxy would put an empty TLV 0xEA on a checking server's LOCAL headers; AWS sends none."""
+    config = render(plan.nodes[0])
+    servers = [line.split() for line in config.splitlines() if line.strip().startswith("server ")]
+    checking = [s for s in servers if "check" in s]
+    tracking = [s for s in servers if "track" in s]
+    assert checking and tracking
+    assert not [s for s in checking if "set-proxy-v2-tlv-fmt(0xEA)" in s]
+    assert all("check-send-proxy" in s and "crc32c" in s for s in checking)
+    assert all("set-proxy-v2-tlv-fmt(0xEA)" in s and "crc32c" in s for s in tracking)
+    twins = {s[s.index("track") + 1] for s in tracking}
+    assert twins == {f"checks-tg-web/{s[1]}" for s in checking}
+    assert "backend checks-tg-web" in config
+
+
 def test_endpoint_pending_acceptance_gets_no_leg(tmp_path):
     text = load_topology("basic").model_dump_json()
     import json

@@ -154,3 +154,33 @@ def test_spec_v2_local_with_empty_block() -> None:
     header = decode(raw)
     assert (header.command, header.family, header.tlvs, header.consumed) == (Command.LOCAL, Family.UNSPEC, (), 16)
     assert encode(header) == raw
+
+
+# -- differences_from_aws: what `lab verify` notes about the lab NLB's headers ------------------------------------
+
+def test_aws_layouts_have_no_differences():
+    from lab.ppv2.aws import aws_health_check_header, aws_nlb_header, differences_from_aws
+
+    assert differences_from_aws(aws_nlb_header("172.31.7.113", 51442, "172.31.10.31", 80,
+                                               "vpce-08d2bf15fac5001c9")) == []
+    assert differences_from_aws(aws_health_check_header()) == []
+
+
+def test_haproxy_layouts_are_noted():
+    from lab.ppv2 import Command, Family, Header, Transport
+    from lab.ppv2.aws import differences_from_aws
+    from lab.ppv2.codec import with_crc
+    from lab.ppv2.tlv import TLV
+
+    proxy = with_crc(Header(Command.PROXY, Family.INET, Transport.STREAM, "10.0.1.10", "10.0.1.253", 40000, 80,
+                            (TLV.aws_vpce_id("vpce-007837919af6701aa"), TLV.crc32c())))
+    assert differences_from_aws(proxy) == ["CRC32C TLV is not first (AWS puts it first)",
+                                           "61 bytes, not padded with NOOP to 100 (AWS pads)"]
+    check = with_crc(Header(Command.LOCAL, Family.UNSPEC, Transport.UNSPEC,
+                            tlvs=(TLV.aws_vpce_id(""), TLV.crc32c())))
+    notes = differences_from_aws(check)
+    assert "a LOCAL header carries TLV 0xEA (AWS's health checks carry none)" in notes
+    assert "LOCAL family UNSPEC (AWS writes INET, byte 0x11, with no addresses)" in notes
+    bare = Header(Command.PROXY, Family.INET, Transport.STREAM, "10.0.1.10", "10.0.1.253", 40000, 80)
+    assert differences_from_aws(bare)[:2] == ["no CRC32C TLV (AWS sends one first)",
+                                              "no TLV 0xEA (AWS sends the endpoint ID on every PROXY header)"]

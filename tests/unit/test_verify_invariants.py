@@ -16,7 +16,7 @@ from lab.topology.load import load_topology
 from lab.verify import invariants as inv
 from lab.verify.capture import Frame, LinkStats
 from lab.verify.ledger import Ledger, Marks
-from lab.verify.links import links_from_plan
+from lab.plan.links import links_from_plan
 from lab.verify.report import Report
 from lab.verify.spec import ProbeSpec, build
 from lab.verify.traffic import FlowRun, ProbeRun

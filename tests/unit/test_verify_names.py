@@ -14,7 +14,7 @@ from lab.topology.errors import LabInputError
 from lab.topology.load import parse_topology
 from lab.verify.invariants import FAIL, PASS, SKIP
 from lab.verify.ledger import Ledger
-from lab.verify.links import links_from_plan
+from lab.plan.links import links_from_plan
 from lab.verify.names import NameFlowRun, name_checks
 from lab.verify.report import Report
 from lab.verify.spec import build

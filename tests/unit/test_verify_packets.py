@@ -13,7 +13,7 @@ from scapy.utils import rdpcap
 from lab.plan.build import build_plan
 from lab.topology.load import load_topology
 from lab.verify.capture import Frame
-from lab.verify.links import links_from_plan, planned_ends, select_links, unplanned_link
+from lab.plan.links import links_from_plan, planned_ends, select_links, unplanned_link
 from lab.verify.packets import ICMP as ICMP_PROTO
 from lab.verify.packets import SYN, conn_key, echo_key, parse
 from lab.verify.pcapfile import write_per_link

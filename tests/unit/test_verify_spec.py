@@ -12,7 +12,7 @@ import pytest
 from lab.plan.build import build_plan
 from lab.topology.errors import TopologyError
 from lab.topology.load import load_topology, parse_topology
-from lab.verify.links import links_from_plan
+from lab.plan.links import links_from_plan
 from lab.verify.session import unique_name
 from lab.verify.spec import build
 

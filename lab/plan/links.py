@@ -1,4 +1,4 @@
-"""The lab's links, named and classified from its plan: what `lab verify` watches.
+"""The lab's links, named and classified from its plan: what `lab verify` watches and `lab link` impairs.
 
 A link is one veth pair. Every pair of the lab has one end in a VPC router namespace (an
 instance's link, an NLB node's leg, an endpoint ENI's leg, or a peering between two routers),
