@@ -14,14 +14,12 @@ security groups, the host and tools. New use cases go at the end, in a block nam
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.topology.events import CONNECTION_EVENTS  # pure: for the command line's choices
-from lab.topology.errors import LabInputError
 
 Progress = Callable[[str], None]
 
@@ -98,19 +96,8 @@ def up(topology: str | Path | None = None, name: str = "default", progress: Prog
 
 def down(name: str = "default", progress: Progress = _quiet):
     """Remove exactly what the lab created; a lab that is not up is not an error. -> DownReport"""
-    from lab.apply.runtime import get_runtime
-    from lab.apply.teardown import DownReport, teardown
-    from lab.state.store import LabState
-
-    state = LabState(name)
-    if not state.dir.exists():
-        return DownReport(name, found=False)
-    state.lock()
-    try:
-        containers = any(e["kind"] == "container" for e in state.journal.entries())
-        return teardown(state, get_runtime() if containers else None, progress)
-    finally:
-        state.unlock()
+    from lab.apply.teardown import down as remove
+    return remove(name, progress)
 
 
 def load_plan(name: str = "default") -> dict:
@@ -133,15 +120,8 @@ def status(name: str = "default") -> dict:
 def enter(name: str, node: str) -> None:
     """Move this process into an instance's (or a VPC router's) namespace, with the VPC's resolver
     where the lab provides one, as `ip netns exec` does: `lab exec` then execs the command."""
-    from lab.apply import netns
-    from lab.apply.live import LiveLab
-    from lab.state.store import LabState
-
-    if os.geteuid() != 0:
-        raise LabInputError("lab exec", "needs root to enter a namespace", "run it with sudo")
-    ns = LiveLab(LabState(name)).namespace_of(node)
-    resolv = Path("/etc/netns") / ns / "resolv.conf"
-    netns.enter_for_exec(netns.netns_path(ns), resolv if resolv.exists() else None)
+    from lab.apply.live import enter
+    enter(name, node)
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -360,19 +340,6 @@ def topology_schema() -> dict:
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     doc["title"] = "privatelink-lab topology"
     return doc
-
-
-__all__ = [
-    "CONNECTION_EVENTS", "UpResult", "accept_connections", "allow_principals", "build_image", "capture",
-    "capture_links", "check_host", "create_endpoint", "create_notification", "delete_endpoints",
-    "delete_notifications", "deliveries", "describe_endpoint", "describe_endpoints", "describe_notifications",
-    "describe_service", "describe_services", "dns_records", "down", "enter", "events", "follow_events",
-    "host_exit_code", "list_labs", "load_plan", "private_dns_names", "publish_record", "published_records",
-    "reject_connections", "revoke_principals", "runtime", "security_group_counters", "security_groups",
-    "set_acceptance", "set_cross_zone", "status", "system_errors", "topology_schema", "unpublish_record", "up",
-    "verify", "verify_domain", "write_pcaps",
-    "link_clear", "link_set", "link_show",
-]
 
 
 # -- link impairments (`lab link`) -------------------------------------------------------------------------------

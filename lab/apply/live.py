@@ -15,6 +15,7 @@ check, as `lab status` and a control-plane change usually are, never touches the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from lab.apply import netns
@@ -130,3 +131,13 @@ class LiveLab:
         known = [i["Name"] for i in inv.get("instances", [])] + [v["Name"] for v in inv.get("vpcs", [])]
         raise LabInputError("NODE", f"no instance or VPC named {node!r} in lab {self.plan['lab']!r}",
                             f"use one of: {', '.join(known)}")
+
+
+def enter(lab: str, node: str) -> None:
+    """Move this process into an instance's (or a VPC router's) namespace, with the VPC's resolver
+    where the lab provides one (as `ip netns exec` does), for `lab exec` to exec its command there."""
+    if os.geteuid() != 0:
+        raise LabInputError("lab exec", "needs root to enter a namespace", "run it with sudo")
+    ns = LiveLab(LabState(lab)).namespace_of(node)
+    resolv = Path("/etc/netns") / ns / "resolv.conf"
+    netns.enter_for_exec(netns.netns_path(ns), resolv if resolv.exists() else None)

@@ -94,3 +94,19 @@ def _processes_inside(names: list[str]) -> list[dict]:
         except OSError:
             continue  # exited meanwhile, or not ours to read
     return found
+
+
+def down(name: str, progress: Progress) -> DownReport:
+    """`lab down`: under the lab's lock, remove exactly what its journal records (the container
+    engine only when it records containers); a lab that is not up is not an error."""
+    from lab.apply.runtime import get_runtime
+
+    state = LabState(name)
+    if not state.dir.exists():
+        return DownReport(name, found=False)
+    state.lock()
+    try:
+        containers = any(e["kind"] == "container" for e in state.journal.entries())
+        return teardown(state, get_runtime() if containers else None, progress)
+    finally:
+        state.unlock()
