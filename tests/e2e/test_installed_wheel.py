@@ -1,6 +1,6 @@
 """A user who installs the package (a wheel, into a fresh venv, far from any checkout) can bring up
-every built-in topology that runs something of its own: `multi-tenant`, whose auto-accept "Lambda"
-must accept tenant-a and tenant-b and leave tenant-c pending.
+every built-in topology and verify it: `multi-tenant`'s auto-accept "Lambda" must accept tenant-a and
+tenant-b and leave tenant-c pending; `basic` verifies green and `leaky` red, on the peering link.
 
 The wheel is built from this checkout, installed into a venv under a tmp dir, and run from another
 tmp dir with a PATH like `sudo`'s (no venv bin/, no checkout): nothing of the checkout can leak in.
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.root
 
 ROOT = Path(__file__).resolve().parents[2]
 BARE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # sudo's secure_path
+# What `lab verify` must say of each built-in topology; a new one must be added here (see below).
+VERDICTS = {"basic": (0, "PASSED"), "leaky": (1, "peering/leak"), "multi-tenant": (0, "PASSED")}
 ALLOWED = {"tenant-a-saas": "available", "tenant-b-saas": "available", "tenant-c-saas": "pendingAcceptance"}
 
 
@@ -97,3 +99,17 @@ def test_red_the_old_checkout_path_subscriber_fails_from_the_wheel(installed, wo
     states, commands = up_and_read_states(installed, workdir, lab_name("wheelred"), str(path))
     assert states == dict.fromkeys(ALLOWED, "pendingAcceptance")
     assert commands and not any(d["Ok"] for d in commands), commands
+
+
+@pytest.mark.parametrize("topology", sorted(VERDICTS))
+def test_every_builtin_topology_comes_up_and_verifies_from_the_wheel(installed, workdir, lab_name, topology):
+    assert sorted(p.stem for p in (ROOT / "topologies").glob("*.yaml")) == sorted(VERDICTS), \
+        "a built-in topology was added or removed: give VERDICTS its expected `lab verify` result"
+    lab, name = installed / "lab", lab_name("wheel")
+    try:
+        run([lab, "up", "-t", topology, "--name", name], workdir, timeout=300)
+        done = run([lab, "verify", "--name", name], workdir, timeout=300, check=False)
+    finally:
+        run([lab, "down", "--name", name], workdir, timeout=300, check=False)
+    code, words = VERDICTS[topology]
+    assert (done.returncode, words in done.stdout) == (code, True), done.stdout[-3000:] + done.stderr
