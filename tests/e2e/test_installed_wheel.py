@@ -89,7 +89,8 @@ def test_multi_tenant_from_the_wheel_accepts_the_two_allowed_tenants(installed, 
 
 def test_red_the_old_checkout_path_subscriber_fails_from_the_wheel(installed, workdir, lab_name):
     """What the built-in topology did before: a script path that exists only in a checkout."""
-    site_topology = next((installed.parent / "lib").glob("python3*/site-packages/lab/_data/topologies/multi-tenant.yaml"))
+    site_topology = next((installed.parent / "lib").glob("python3*/site-packages/lab/_data/topologies/"
+                                                        "multi-tenant.yaml"))
     raw = yaml.safe_load(site_topology.read_text())
     command = raw["endpoint_services"][0]["notifications"][0]
     command["command"] = ["python3", "examples/auto_accept.py", *command["command"][3:]]
