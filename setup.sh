@@ -25,9 +25,12 @@ case "$JOB" in demo|test|install) ;; *) die "unknown job '$JOB'; use demo, test 
 # reads like a registry hostname, and this project keeps those out of its tree.
 DOCKER_PKG="docker"; DOCKER_PKG="${DOCKER_PKG}.io"
 APT_PACKAGES=(
-  iproute2 nftables "$DOCKER_PKG" dnsmasq-base python3 python3-venv python3-dev gcc
+  iproute2 nftables dnsmasq-base python3 python3-venv python3-dev gcc
   curl iputils-ping dnsutils tcpdump tshark iperf3 ethtool procps ca-certificates
 )
+# Debian's engine only where no engine is installed: on a host with Docker's own packages
+# (docker-ce, containerd.io), installing docker.io would make apt remove them.
+if ! command -v dockerd >/dev/null 2>&1; then APT_PACKAGES+=("$DOCKER_PKG"); fi
 
 # The test job also checks the Vagrantfile (`vagrant validate`), since no VM can boot in CI.
 if [ "$JOB" = test ]; then APT_PACKAGES+=(vagrant); fi
@@ -50,7 +53,9 @@ install_apt() {
 start_docker() {
   if docker info >/dev/null 2>&1; then return; fi
   say "starting the Docker engine"
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+  # Booted with systemd (sd_booted's test; `systemctl is-system-running` fails on a merely
+  # "degraded" host, which would start a second, unmanaged engine beside docker.service).
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl start docker || true
   fi
   if ! docker info >/dev/null 2>&1; then
@@ -67,7 +72,10 @@ install_venv() {
     say "creating the virtualenv $VENV"
     python3 -m venv "$VENV"
   fi
-  if ! "$VENV/bin/python" -c "import lab, hypothesis" 2>/dev/null || [ "$HERE/pyproject.toml" -nt "$VENV/.installed" ]; then
+  # Reinstall when the package or the test extra is missing, when a dependency was removed
+  # (`pip check`: lab imports without scapy, say, but a test would fail), or pyproject.toml changed.
+  if ! "$VENV/bin/python" -c "import lab, hypothesis" 2>/dev/null || ! "$VENV/bin/python" -m pip check >/dev/null 2>&1 \
+     || [ "$HERE/pyproject.toml" -nt "$VENV/.installed" ]; then
     say "installing privatelink-lab and its dependencies into the virtualenv"
     "$VENV/bin/pip" install -q --upgrade pip
     "$VENV/bin/pip" install -q -e "$HERE[test]"

@@ -2,9 +2,12 @@
 
 - command: run on the host, in the root namespace (it is the provider's automation, like a Lambda,
   and acts through `lab`), with the event JSON on stdin, a bounded timeout, its working directory at
-  the project's root (so `examples/...` paths work) and these variables:
-  LAB_NAME (the lab), LAB_CLI (how to run `lab`), LAB_ACCOUNT (the service owner it acts for),
-  LAB_EVENT_ID. Its output goes to the lab's logs/notifications/<event>-<n>.log.
+  the project's root in a checkout (so `examples/...` paths work), else where `lab` was run, and
+  these variables: LAB_NAME (the lab), LAB_CLI (how to run `lab`), LAB_ACCOUNT (the service owner it
+  acts for), LAB_EVENT_ID. PATH starts with the directory of the lab's own interpreter, so `python3`
+  and `lab` in a command are the lab's (the ones that have its package, e.g. the venv's, even under
+  `sudo`'s PATH): `[python3, -m, lab.apps.auto_accept, ...]` works from an installed wheel.
+  Its output goes to the lab's logs/notifications/<event>-<n>.log.
 - webhook: an HTTP POST of the event JSON sent from INSIDE the lab, from the namespace of the
   subscriber's `from` (an instance or a VPC's router), to an address the topology rules have
   checked lies in that VPC. The lab's namespaces have no route out, so it cannot go anywhere else.
@@ -41,6 +44,24 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def lab_cli() -> str:
     """How a subscriber runs `lab`: this very interpreter and package, whatever PATH says."""
     return f"{shlex.quote(sys.executable)} -m lab.cli.main"
+
+
+def subscriber_path() -> str:
+    """PATH for a command: the lab's interpreter's directory first (a venv's bin/ has python3 and
+    lab), then the caller's PATH."""
+    rest = os.environ.get("PATH", os.defpath)
+    return os.pathsep.join([os.path.dirname(sys.executable), rest]) if sys.executable else rest
+
+
+def subscriber_cwd() -> Path:
+    """A checkout's root, where a topology's relative `examples/...` paths point; installed (no
+    checkout around the package: PROJECT_ROOT is site-packages), the directory `lab` was run in."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT
+    try:
+        return Path.cwd()
+    except FileNotFoundError:  # run from a directory since deleted
+        return Path("/")
 
 
 class Source(NamedTuple):
@@ -125,15 +146,15 @@ def _run_command(state: LabState, item: Delivery, attempt: int = 1) -> dict:
     log_path = log_dir / f"{event['EventId']}-{tag}.log"
     # The provider's automation acts for the service owner, the consumer's for the endpoint owner.
     account = event["ServiceOwner"] if source.side == "service" else event["VpcEndpointOwner"]
-    env = {**os.environ, "LAB_NAME": state.lab, "LAB_CLI": lab_cli(), "LAB_ACCOUNT": account,
-           "LAB_EVENT_ID": event["EventId"], "LAB_ATTEMPT": str(attempt)}
+    env = {**os.environ, "PATH": subscriber_path(), "LAB_NAME": state.lab, "LAB_CLI": lab_cli(),
+           "LAB_ACCOUNT": account, "LAB_EVENT_ID": event["EventId"], "LAB_ATTEMPT": str(attempt)}
     if attempt > 1:
         with open(log_path, "ab") as out:
             out.write(f"--- attempt {attempt} ---\n".encode())
     with open(log_path, "ab") as out:
         try:
             proc = subprocess.Popen(  # noqa: S603 - the topology's own command, as the provider wrote it
-                list(sub.command), stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
+                list(sub.command), stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, cwd=subscriber_cwd(),
                 env=env, start_new_session=True,
             )
         except OSError as err:

@@ -1,26 +1,24 @@
-"""examples/auto_accept.py, the talk's "Lambda": its decision, and the `lab` call it makes (the call
-itself against a real lab is in tests/e2e/test_control_plane.py)."""
+"""lab.apps.auto_accept, the talk's "Lambda": its decision, and the `lab` call it makes (the call
+itself against a real lab is in tests/e2e/test_control_plane.py, and from an installed wheel in
+tests/e2e/test_installed_wheel.py). examples/auto_accept.py is a pointer to it that must keep working."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from lab.privatelink.notify import PROJECT_ROOT
+from lab.apps import auto_accept as auto_accept_module
 
-SCRIPT = PROJECT_ROOT / "examples" / "auto_accept.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "auto_accept.py"
 
 
 @pytest.fixture(scope="module")
 def auto_accept():
-    spec = importlib.util.spec_from_file_location("auto_accept", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return auto_accept_module
 
 
 def event(**overrides) -> dict:
@@ -40,8 +38,9 @@ def test_it_accepts_only_pending_connects_from_allowed_accounts(auto_accept, ove
     assert decision is accept and words in reason
 
 
-def run(stdin: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], input=stdin, capture_output=True, text=True,
+def run(stdin: str, *args: str, env: dict | None = None, how: tuple = ("-m", "lab.apps.auto_accept"),
+        ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *how, *args], input=stdin, capture_output=True, text=True,
                           timeout=30, env=env, check=False)
 
 
@@ -67,3 +66,14 @@ def test_it_leaves_others_alone_without_calling_anything(tmp_path):
 def test_bad_input_is_reported_as_json():
     done = run("not json", "--allow", "222222222222")
     assert done.returncode == 2 and json.loads(done.stdout)["decision"] == "error"
+
+
+@pytest.mark.parametrize("how", [(str(EXAMPLE),), ("-S", str(EXAMPLE))], ids=["with-lab-installed", "plain-python"])
+def test_the_example_file_still_runs_the_same_code(tmp_path, how):
+    """Topologies written for `[python3, examples/auto_accept.py, ...]` keep working, also with a
+    python3 that has no `lab` installed (-S: no site-packages), from the checkout's package."""
+    done = run(json.dumps(event(VpcEndpointOwner="444444444444")), "--allow", "222222222222",
+               "--lab-cli", "/nonexistent/lab", how=how)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"event": "evt-000001", "endpoint": "vpce-0abc", "accept": False,
+                                       "reason": "left pending: owner 444444444444 is not on the allow-list"}
