@@ -16,6 +16,7 @@ change is applied to the LIVE lab, without disturbing the traffic of other endpo
 - retry       how often and how long a failed delivery is tried again (pure)
 - lifecycle   what `lab up` publishes
 - describe    the Describe calls (endpoints, services), read without the lock
+- status      `lab status`: the lab's objects in AWS's shapes, with what is live (lab.apply.live)
 - domains     private DNS name verification (the lab's public DNS, and the check: a transaction)
 
 May import: lab.apply (reconcile, dns, live, the runtime factory), lab.state, lab.plan, lab.topology
