@@ -19,7 +19,7 @@ from lab.apply.context import ApplyContext, Progress
 from lab.apply.teardown import teardown
 from lab.plan.model import Place, Plan
 from lab.state.store import LabState
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
@@ -28,7 +28,7 @@ STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs"
 APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.privatelink.receiver"}
 
 
-class BringUpError(RuntimeError):
+class BringUpError(LabSystemError, RuntimeError):
     """Bring-up failed and was rolled back; the message says where and why."""
 
 

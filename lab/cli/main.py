@@ -10,7 +10,7 @@ import sys
 import click
 
 from lab.cli.output import stderr
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,25 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         stderr.print("aborted")
         return 1
-    except _failures() as err:
+    except LabSystemError as err:  # every failure of the system derives from it (lab.topology.errors)
         click.echo(f"error: {err}", err=True)
-        return 1
+        return err.exit_code
     return code if isinstance(code, int) else 0
-
-
-def _failures() -> tuple[type[BaseException], ...]:
-    """Failures of the system rather than of the input: reported in one line, exit 1."""
-    from lab.apply.bringup import BringUpError
-    from lab.apply.dns import DnsError
-    from lab.apply.firewall import FirewallError
-    from lab.apply.nodes import NodeError
-    from lab.apply.reconcile import ReconcileError
-    from lab.apply.runtime.base import ContainerRuntimeError
-    from lab.image import ImageBuildError
-    from lab.privatelink.control import ControlPlaneError
-
-    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError, ReconcileError, ControlPlaneError,
-            DnsError, FirewallError)
 
 
 if __name__ == "__main__":
