@@ -7,12 +7,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import signal
 
 import click
 import pytest
 
 import lab
 from lab.cli.main import cli, main
+from lab.interrupts import sigint_guard
 from lab.ppv2.errors import ProxyProtocolError
 from lab.topology.errors import LabInputError, LabSystemError
 
@@ -116,3 +118,64 @@ def test_bad_input_is_still_exit_2(command, capsys):
 
     assert main([command(bad)]) == 2
     assert capsys.readouterr().err.splitlines() == ["error: --name: no such lab; fix: pick one that is up"]
+
+
+def test_an_interrupted_bring_up_says_so_and_exits_130(command, capsys):
+    from lab.apply.bringup import BringUpInterrupted
+
+    def interrupted():
+        raise BringUpInterrupted("interrupted at step 'nodes'; rolled back: nothing of lab 'x' is left")
+
+    assert main([command(interrupted)]) == 130
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert lines == ["interrupted at step 'nodes'; rolled back: nothing of lab 'x' is left"]
+
+
+def test_a_plain_ctrl_c_is_interrupted_exit_130_not_aborted(command, capsys):
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    assert main([command(ctrl_c)]) == 130
+    assert [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()] == ["interrupted"]
+
+
+# -- the SIGINT guard ------------------------------------------------------------------------------
+
+def test_guard_raises_like_python_by_default_and_restores_the_handler():
+    before = signal.getsignal(signal.SIGINT)
+    with sigint_guard() as guard:
+        assert guard.mode == "raise"
+        for _ in range(2):
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_guard_once_raises_the_first_and_counts_the_rest():
+    with sigint_guard() as guard:
+        guard.arm_once()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)  # during the rollback: counted, not raised
+        signal.raise_signal(signal.SIGINT)
+        assert (guard.mode, guard.pending) == ("count", 2)
+
+
+def test_guard_arm_once_raises_what_came_while_counting():
+    with sigint_guard() as guard:
+        guard.disarm()
+        signal.raise_signal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            guard.arm_once()
+        assert guard.pending == 0
+
+
+def test_nested_guards_share_one_and_the_inner_does_not_restore():
+    with sigint_guard() as outer:
+        handler = signal.getsignal(signal.SIGINT)
+        with sigint_guard() as inner:
+            assert inner is outer
+            inner.disarm()
+        assert signal.getsignal(signal.SIGINT) == handler
+        signal.raise_signal(signal.SIGINT)
+        assert outer.pending == 1
