@@ -33,14 +33,27 @@ class UpResult:
     seconds: float
     steps_s: dict[str, float] = field(default_factory=dict)
     image_source: str | None = None
+    interrupted: int = 0  # Ctrl-Cs that came once the lab was up: counted, and the lab left up
 
 
 def up(topology: str | Path | None = None, name: str = "default", progress: Progress = _quiet) -> UpResult:
     """Validate, plan, preflight, make sure the NLB image exists, and bring the lab up.
 
-    Raises LabInputError (bad input; nothing created), BringUpError (rolled back), or the
-    runtime's and image builder's errors.
+    Raises LabInputError (bad input; nothing created), BringUpError (rolled back; on Ctrl-C
+    BringUpInterrupted, also a KeyboardInterrupt), or the runtime's and image builder's errors.
+    A Ctrl-C after the lab is up leaves it up and is counted in `UpResult.interrupted`.
     """
+    from lab.apply.bringup import sigint_hook
+    from lab.interrupts import sigint_guard
+
+    with sigint_guard() as guard:  # the CLI's, when it installed one around the whole command
+        result = _up(topology, name, progress)
+        sigint_hook("returned")
+    result.interrupted = guard.pending
+    return result
+
+
+def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     # Imported here, not at the top: `lab down` and `lab status` need none of the bring-up machinery
     # (pydantic models, DNS, firewall), and it is a third of their start-up time.
     from lab.apply.bringup import bring_up, preflight

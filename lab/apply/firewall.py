@@ -35,6 +35,7 @@ from pathlib import Path
 from lab.apply import netns, templates
 from lab.apply.context import ApplyContext
 from lab.plan.security import NODE_TABLE, TABLE_PREFIX, EniGuard, SecurityGroupPlan
+from lab.topology.errors import LabSystemError
 
 TEMPLATE = "security-groups.nft.j2"
 CHAIN_TEMPLATE = "security-group-chain.nft.j2"
@@ -42,7 +43,7 @@ NFT_TIMEOUT_S = 10
 DENY_PREFIX = "deny "
 
 
-class FirewallError(RuntimeError):
+class FirewallError(LabSystemError, RuntimeError):
     """nft refused a ruleset or could not run (the message carries nft's own words)."""
 
 
