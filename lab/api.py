@@ -6,8 +6,8 @@ them, and nothing below imports it (tests/unit/test_layers.py checks). Each call
 needs when it runs, not when this module loads: `lab down` and `lab status` must not pay for the
 bring-up machinery (pydantic models, DNS, firewall), a third of their start-up time.
 
-Bad input raises `lab.topology.errors.LabInputError` (nothing changed); the system's failures are
-the types `system_errors()` lists. The calls, in order: the lifecycle (up, down, status, exec),
+Bad input raises `lab.topology.errors.LabInputError` (nothing changed); every failure of the
+system derives from `lab.topology.errors.LabSystemError`. The calls, in order: the lifecycle (up, down, status, exec),
 verification and capture, the control plane (endpoints, services, events, notifications), DNS and
 security groups, the host and tools. New use cases go at the end, in a block named after them.
 """
@@ -28,20 +28,6 @@ def _quiet(_msg: str) -> None:
     pass
 
 
-def system_errors() -> tuple[type[BaseException], ...]:
-    """Failures of the system rather than of the input (reported in one line, exit 1)."""
-    from lab.apply.bringup import BringUpError
-    from lab.apply.dns import DnsError
-    from lab.apply.firewall import FirewallError
-    from lab.apply.nodes import NodeError
-    from lab.apply.reconcile import ReconcileError
-    from lab.apply.runtime import ContainerRuntimeError
-    from lab.image import ImageBuildError
-    from lab.privatelink.control import ControlPlaneError
-    return (BringUpError, NodeError, ContainerRuntimeError, ImageBuildError, ReconcileError, ControlPlaneError,
-            DnsError, FirewallError)
-
-
 # -- lifecycle ------------------------------------------------------------------------------------
 
 def runtime():
@@ -58,15 +44,28 @@ class UpResult:
     seconds: float
     steps_s: dict[str, float] = field(default_factory=dict)
     image_source: str | None = None
+    interrupted: int = 0  # Ctrl-Cs that came once the lab was up: counted, and the lab left up
 
 
 def up(topology: str | Path | None = None, name: str = "default", progress: Progress = _quiet) -> UpResult:
     """Validate, plan, preflight, make sure the NLB image exists, bring the lab up, and let the
     control plane announce its endpoints (their subscribers are notified; they may act at once).
 
-    Raises LabInputError (bad input; nothing created), BringUpError (rolled back), or the
-    runtime's and image builder's errors.
+    Raises LabInputError (bad input; nothing created), BringUpError (rolled back; on Ctrl-C
+    BringUpInterrupted, also a KeyboardInterrupt), or the runtime's and image builder's errors.
+    A Ctrl-C after the lab is up leaves it up and is counted in `UpResult.interrupted`.
     """
+    from lab.apply.bringup import sigint_hook
+    from lab.interrupts import sigint_guard
+
+    with sigint_guard() as guard:  # the CLI's, when it installed one around the whole command
+        result = _up(topology, name, progress)
+        sigint_hook("returned")
+    result.interrupted = guard.pending
+    return result
+
+
+def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     from lab.apply import bringup
     from lab.image import ensure_image
     from lab.plan.build import build_plan
@@ -89,7 +88,9 @@ def up(topology: str | Path | None = None, name: str = "default", progress: Prog
         progress(f"NLB image {image.tag}: HAProxy {image.haproxy_version} ({image.source})")
     progress(f"bringing up lab {name!r} from {path}")
     steps = bringup.bring_up(plan, state, rt, image.tag if image else "", progress, path.read_text())
-    # After the unlock: a subscriber may act on the lab at once (the auto-accept example accepts).
+    # The lab is up and unlocked, Ctrl-C only counted: a subscriber may act on it at once (the
+    # auto-accept example accepts), and an interrupt can no longer undo it.
+    bringup.sigint_hook("up")
     lab_is_up(state, progress)
     return UpResult(name, path, plan, time.perf_counter() - t0, steps, image.source if image else None)
 

@@ -1,8 +1,20 @@
 """`lab up`: make a plan real, step by step, journaling each object before creating it.
 
 Steps run in dependency order. Anything that fails rolls the whole lab back through the same
-code `lab down` uses, so a failed bring-up leaves exactly nothing. For crash testing, the
-environment variable LAB_FAULT_STEP=<step> kills the process (SIGKILL) as that step begins.
+code `lab down` uses, so a failed bring-up leaves exactly nothing.
+
+Ctrl-C (SIGINT): during the steps it rolls the lab back and raises BringUpInterrupted ("interrupted
+at step 'nodes'; rolled back", exit 130). A second Ctrl-C during that rollback is only counted (see
+lab.interrupts), so the rollback finishes; if the process is killed instead, the journal still
+lists what is left and `lab down` removes it. Once the last step is done and the plan saved, the lab
+is up: a Ctrl-C from then on is counted, never undoes it, and `lab up` reports the lab as up (exit 0).
+
+Test-only hooks, both read from the environment (never set them outside tests):
+  LAB_FAULT_STEP=<step>         kill the process (SIGKILL) as that step begins (crash safety);
+  LAB_TEST_SIGINT_AT=<m>[,<m>]  send this process SIGINT at each moment m: 'start' (the name is
+                                claimed), a step's name (as it begins), 'up' (the lab is up, before
+                                subscribers are told), 'returned' (lab.api.up is about to
+                                return), 'rollback' (a rollback begins).
 """
 
 from __future__ import annotations
@@ -16,10 +28,11 @@ from pathlib import Path
 
 from lab.apply import dns, firewall, impair, links, netns, nodes, processes
 from lab.apply.context import ApplyContext, Progress
+from lab.interrupts import sigint_guard
 from lab.apply.teardown import teardown
 from lab.plan.model import Place, Plan
 from lab.state.store import LabState
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
@@ -28,8 +41,15 @@ STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs"
 APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.apps.webhook_receiver"}
 
 
-class BringUpError(RuntimeError):
+class BringUpError(LabSystemError, RuntimeError):
     """Bring-up failed and was rolled back; the message says where and why."""
+
+
+class BringUpInterrupted(BringUpError, KeyboardInterrupt):
+    """Ctrl-C during bring-up; rolled back. Still a KeyboardInterrupt, so that whoever stops on one
+    (pytest, a script's caller) still stops; the CLI prints its message and exits 130."""
+
+    exit_code = 130  # 128 + SIGINT, as shells report an interrupted command
 
 
 def preflight(plan: Plan) -> None:
@@ -48,41 +68,88 @@ def _fault(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+TEST_SIGINT_ENV = "LAB_TEST_SIGINT_AT"
+
+
+def sigint_hook(moment: str) -> None:
+    """Test-only (see the module's docstring): SIGINT to ourselves at a named moment."""
+    if moment in os.environ.get(TEST_SIGINT_ENV, "").split(","):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progress,
              topology_text: str = "") -> dict[str, float]:
-    """Create everything; returns seconds per step. On failure: rollback, then BringUpError.
-    The lab is up, and unlocked, when it returns: the control plane announces it (lab.api.up)."""
-    state.create()
-    state.lock()
-    state.save(plan.to_dict(), topology_text)
-    ctx = ApplyContext(plan=plan, state=state, progress=progress, runtime=runtime)
-    timings: dict[str, float] = {}
-    actions: dict[str, Callable[[ApplyContext], None]] = {
+    """Create everything; returns seconds per step. On failure: rollback, then BringUpError; on
+    Ctrl-C before the lab is up: rollback, then BringUpInterrupted. The lab is up, and unlocked,
+    when it returns, with Ctrl-C only counted: the control plane announces it (lab.api.up)."""
+    with sigint_guard() as guard:
+        guard.disarm()  # not while claiming the name: a Ctrl-C here is raised by arm_once() below, and rolled back
+        state.create()
+        state.lock()  # outside the rollback: if another command holds the lab, it is theirs, not ours to remove
+        ctx = ApplyContext(plan=plan, state=state, progress=progress, runtime=runtime)
+        timings: dict[str, float] = {}
+        step = "start"
+        try:
+            guard.arm_once()  # the first Ctrl-C raises (and rolls back); any later one is only counted
+            sigint_hook("start")
+            state.save(plan.to_dict(), topology_text)
+            actions = _actions(image)
+            for i, step in enumerate(STEPS, 1):
+                _fault(step)
+                sigint_hook(step)
+                t0 = time.perf_counter()
+                actions[step](ctx)
+                timings[step] = time.perf_counter() - t0
+                progress(f"[{i}/{len(STEPS)}] {step:<10} {_describe(plan, step)} ({timings[step] * 1000:.0f} ms)")
+            step = "up"  # the last step is done: from here on the lab stays up, whatever happens
+            guard.disarm()
+            ctx.close()
+            progress(ctx.gso.summary())
+            ctx.live.save()  # the nodes' PIDs, beside the plan
+        except BaseException as err:
+            guard.disarm()
+            ctx.close()
+            _roll_back(state, runtime, progress, err, step)
+        finally:
+            state.unlock()
+        return timings
+
+
+def _actions(image: str) -> dict[str, Callable[[ApplyContext], None]]:
+    return {
         "namespaces": _namespaces, "bridges": _bridges, "instances": _instances, "targets": _targets,
         "nodes": lambda c: nodes.start(c, image), "legs": _legs, "config": nodes.configure,
         "dns": dns.sync, "firewall": firewall.sync, "impair": _impair,
     }
-    step = "start"
+
+
+def _roll_back(state: LabState, runtime, progress: Progress, err: BaseException, step: str) -> None:
+    """Remove what the journal lists, then raise what the caller should hear. Runs with Ctrl-C only
+    counted (the guard disarmed), so a second one never cuts it short."""
+    interrupted = isinstance(err, KeyboardInterrupt)
+    lab = state.lab
+    if interrupted:
+        progress(f"interrupted at step '{step}'; rolling back (Ctrl-C again waits for it; if this process is "
+                 f"killed, `lab down --name {lab}` finishes the job)")
+    else:
+        progress(f"bring-up failed at step '{step}': {_reason(err)}; rolling back")
+    sigint_hook("rollback")
     try:
-        for i, step in enumerate(STEPS, 1):
-            _fault(step)
-            t0 = time.perf_counter()
-            actions[step](ctx)
-            timings[step] = time.perf_counter() - t0
-            progress(f"[{i}/{len(STEPS)}] {step:<10} {_describe(plan, step)} ({timings[step] * 1000:.0f} ms)")
-    except BaseException as err:
-        ctx.close()
-        progress(f"bring-up failed at step '{step}': {err}; rolling back")
         teardown(state, runtime, progress=lambda _msg: None)
-        if isinstance(err, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise BringUpError(f"bring-up failed at step '{step}': {err} (rolled back: nothing of the lab is left)") from err
-    finally:
-        state.unlock()
-    ctx.close()
-    progress(ctx.gso.summary())
-    ctx.live.save()  # the nodes' PIDs, beside the plan
-    return timings
+    except Exception as undo:
+        what = "interrupted" if interrupted else f"failed ({_reason(err)})"
+        raise BringUpError(f"bring-up {what} at step '{step}', and its rollback failed: {_reason(undo)}",
+                           fix=f"run `lab down --name {lab}`: the journal still lists what is left") from undo
+    if interrupted:
+        raise BringUpInterrupted(f"interrupted at step '{step}'; rolled back: nothing of lab {lab!r} is left") from None
+    if not isinstance(err, Exception):
+        raise err  # SystemExit and the like: rolled back, passed on as they are
+    raise BringUpError(f"bring-up failed at step '{step}': {_reason(err)} (rolled back: nothing of the lab is left)",
+                       fix=getattr(err, "fix", None)) from err
+
+
+def _reason(err: BaseException) -> str:
+    return str(err) or type(err).__name__
 
 
 def _impair(ctx: ApplyContext) -> None:

@@ -49,6 +49,7 @@ from lab.apply.dnsquery import ask
 from lab.apply.links import index
 from lab.plan.dns import Resolver
 from lab.plan.model import Place
+from lab.topology.errors import LabSystemError
 
 DNS_PORT = 53
 CNAME_PORTS = range(5301, 5400)  # one per live CNAME server of a VPC (its router namespace's loopback)
@@ -57,7 +58,7 @@ START_TIMEOUT_S = 5.0
 ETC_NETNS = Path("/etc/netns")
 
 
-class DnsError(RuntimeError):
+class DnsError(LabSystemError, RuntimeError):
     """A resolver could not be started or changed (the message carries dnsmasq's own words)."""
 
 

@@ -37,7 +37,7 @@ from lab.apply.context import ApplyContext
 from lab.apply.live import LiveLab
 from lab.plan.security import NODE_TABLE, TABLE_PREFIX, EniGuard, SecurityGroupPlan
 from lab.state.store import LabState
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 
 TEMPLATE = "security-groups.nft.j2"
 CHAIN_TEMPLATE = "security-group-chain.nft.j2"
@@ -45,7 +45,7 @@ NFT_TIMEOUT_S = 10
 DENY_PREFIX = "deny "
 
 
-class FirewallError(RuntimeError):
+class FirewallError(LabSystemError, RuntimeError):
     """nft refused a ruleset or could not run (the message carries nft's own words)."""
 
 

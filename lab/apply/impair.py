@@ -22,7 +22,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from lab.apply import netns
 from lab.plan.impair import End, LinkImpairment
 from lab.plan.model import Place
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 
 ROOT = 0x10000  # handle 1:
 NETEM_CHILD = 0x10001  # class 1:1 of a netem root, where tbf hangs
@@ -33,6 +33,10 @@ NETEM_MISSING_FIX = ("use a kernel with netem (CONFIG_NET_SCH_NETEM; on Debian/U
                      "module, `modprobe sch_netem`), or ask only for --rate (tbf)")
 
 NsPath = Callable[[Place], Path]
+
+
+class LinkError(LabSystemError):
+    """A link end could not be shaped: it is gone, or the kernel refused the qdisc."""
 
 
 def _burst(rate_bps: int) -> int:
@@ -102,8 +106,13 @@ def _each_end(ends: Iterable[End], ns_path: NsPath, action: Callable[[IPRoute, i
         with netns.netlink(ns_path(end.place)) as ipr:
             found = ipr.link_lookup(ifname=end.ifname)
             if not found:
-                raise FileNotFoundError(f"{end.ifname} is not in {end.place.kind} {end.place.name}")
-            out.append(action(ipr, found[0]))
+                raise LinkError(f"{end.ifname} is not in {end.place.kind} {end.place.name}",
+                                fix="the lab is not as its plan says: see `lab status`")
+            try:
+                out.append(action(ipr, found[0]))
+            except NetlinkError as err:
+                raise LinkError(f"the kernel refused a qdisc on {end.ifname} in {end.place.kind} {end.place.name}: "
+                                f"{os.strerror(err.code)}", fix="check `lab doctor`") from err
     return out
 
 

@@ -21,14 +21,15 @@ from pathlib import Path
 from lab.apply import netns
 from lab.apply.runtime import runtime_or_none
 from lab.state.store import LabState
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 
 LIVE_FILE = "live.json"
 HOSTNAME_MAX = 63  # the kernel's limit: the runtime gives a container its name, cut there
 
 
-class NodeNotRunning(FileNotFoundError):
-    """An NLB node of the plan has no running container."""
+class NodeNotRunning(LabSystemError, FileNotFoundError):
+    """An NLB node of the plan has no running container (a FileNotFoundError too: its namespace
+    file is not there, and callers that skip a missing namespace catch that)."""
 
 
 def is_node_process(pid: int, container: str) -> bool:

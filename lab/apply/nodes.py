@@ -17,13 +17,14 @@ from lab.apply import haproxy, netns, processes
 from lab.apply.context import ApplyContext
 from lab.apply.runtime.base import NodeSpec
 from lab.plan.model import NlbNode
+from lab.topology.errors import LabSystemError
 
 LABEL_LAB = "privatelink-lab.lab"
 LABEL_ROLE = "privatelink-lab.role"
 LISTEN_TIMEOUT_S = 10.0
 
 
-class NodeError(RuntimeError):
+class NodeError(LabSystemError, RuntimeError):
     pass
 
 

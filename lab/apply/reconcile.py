@@ -37,14 +37,14 @@ from pyroute2.netlink.exceptions import NetlinkError
 from lab.apply import dns, firewall, links, netns, nodes
 from lab.apply.context import ApplyContext
 from lab.plan.model import Iface, NlbNode, Place, Plan, Rule, VethPair
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 
 ENI_ROLE = "endpoint-eni"
 RELEASE_TIMEOUT_S = 10.0
 LINK_UP_TIMEOUT_S = 5.0
 
 
-class ReconcileError(RuntimeError):
+class ReconcileError(LabSystemError, RuntimeError):
     """The data plane could not be made to match the new plan (the message says where)."""
 
 

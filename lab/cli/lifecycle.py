@@ -18,8 +18,24 @@ from lab.topology.errors import LabInputError
 @name_option
 @format_option
 def up(topology_ref: str | None, lab: str, fmt: str) -> None:
-    """Bring up a lab: VPC namespaces, subnets, instances, NLB node containers and endpoints."""
-    result = api.up(topology_ref, lab, progress)
+    """Bring up a lab: VPC namespaces, subnets, instances, NLB node containers and endpoints.
+
+    Ctrl-C before the lab is up rolls it back and exits 130; once the lab is up, Ctrl-C leaves it
+    up and `lab up` reports it as up, exit 0. So exit 0 always means "the lab is up".
+    """
+    from lab.interrupts import sigint_guard
+
+    # The guard main() installed: once bring-up is past its last step, a Ctrl-C is only counted,
+    # here while the report is printed too.
+    with sigint_guard() as guard:
+        result = api.up(topology_ref, lab, progress)
+        _report(api, result, lab, fmt)
+        if guard.pending:
+            progress(f"interrupted after the lab was up: lab {lab!r} is up and left up "
+                     f"(`lab down{_name_flag(lab)}` removes it)")
+
+
+def _report(api, result, lab: str, fmt: str) -> None:
     # The saved plan, not the one we built: the service's subscribers (an auto-accept function) may
     # already have changed endpoint states during bring-up.
     plan = api.load_plan(lab)

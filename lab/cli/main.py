@@ -1,17 +1,22 @@
 """`lab`: the command line of privatelink-lab.
 
-Exit codes: 0 success, 1 the lab or a check failed, 2 bad input (nothing was changed).
+Exit codes: 0 success, 1 the lab or a check failed, 2 bad input (nothing was changed),
+130 interrupted (Ctrl-C), as shells expect.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
-from lab import api
 from lab.cli.output import stderr
-from lab.topology.errors import LabInputError
+from lab.interrupts import sigint_guard
+from lab.topology.errors import LabInputError, LabSystemError
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -64,6 +69,20 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `lab` console script (argv None: the process's own arguments), or a call from a test."""
+    # Ctrl-C raises KeyboardInterrupt as usual, until a command says otherwise: `lab up` only
+    # counts it once the lab is up, so its report and exit code agree with what is there.
+    with sigint_guard():
+        code = _run(argv)
+        if argv is None and threading.current_thread() is threading.main_thread():
+            # The report is out and the exit code known: a Ctrl-C during the interpreter's shutdown
+            # (which resets the handler) must not turn them into "killed by SIGINT". Blocked, a
+            # pending SIGINT dies with the process.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         # Not standalone: click then *returns* the code of `ctx.exit(n)` / `raise Exit(n)` instead of
         # exiting, and it must be passed on, or `lab doctor` and `lab ppv2` would exit 0 on failure.
@@ -76,13 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as err:
         err.show()
         return err.exit_code
-    except click.Abort:
-        stderr.print("aborted")
-        return 1
-    except api.system_errors() as err:
+    except click.Abort as err:
+        return _aborted(err)
+    except LabSystemError as err:  # every failure of the system derives from it (lab.topology.errors)
         click.echo(f"error: {err}", err=True)
-        return 1
+        return err.exit_code
     return code if isinstance(code, int) else 0
+
+
+def _aborted(err: click.Abort) -> int:
+    """click turns Ctrl-C (KeyboardInterrupt) and end of input (EOFError) into Abort. An interrupted
+    bring-up raises a KeyboardInterrupt that is also a LabSystemError (BringUpInterrupted): its
+    message says where it stopped and what is left, so that line is the report."""
+    cause = err.__cause__ or err.__context__
+    if isinstance(cause, KeyboardInterrupt):
+        click.echo(str(cause) if isinstance(cause, LabSystemError) else "interrupted", err=True)
+        return EXIT_INTERRUPTED
+    stderr.print("aborted")
+    return 1
 
 
 if __name__ == "__main__":

@@ -25,15 +25,12 @@ name_option = click.option(
 )
 
 
-class BadArgument(click.ClickException):
-    """An argument a command found wrong itself: `Error: ...` on stderr, exit 2 (as click's own)."""
-
-    exit_code = 2
-
-
 def fail(message: str) -> NoReturn:
-    """Refuse a bad argument with one line and exit code 2; nothing has been done."""
-    raise BadArgument(message)
+    """Refuse an argument a command found wrong itself: one `Error: ...` line on stderr and exit
+    code 2, as click's own usage errors; nothing has been done."""
+    err = click.ClickException(message)
+    err.exit_code = 2
+    raise err
 
 
 def progress(message: str) -> None:

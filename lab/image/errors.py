@@ -6,8 +6,10 @@ what was tried and how to fix it.
 
 from __future__ import annotations
 
+from lab.topology.errors import LabSystemError
 
-class ImageBuildError(RuntimeError):
+
+class ImageBuildError(LabSystemError, RuntimeError):
     """The NLB image could not be made or found. The message lists what was tried and the fix."""
 
     def __init__(self, message: str, *, attempts: list[str] | None = None) -> None:

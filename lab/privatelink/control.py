@@ -36,7 +36,7 @@ from lab.privatelink.principals import (
 )
 from lab.privatelink.records import EventLog, Record, timestamp
 from lab.state.store import LabState
-from lab.topology.errors import LabInputError
+from lab.topology.errors import LabInputError, LabSystemError
 from lab.topology.load import parse_topology
 from lab.topology.model import Endpoint, EndpointService, Topology, Vpc
 from lab.topology.rules import check_rules
@@ -44,7 +44,7 @@ from lab.topology.rules import check_rules
 LOCK_WAIT_S = 60.0  # a subscriber's nested `lab endpoint accept` waits for the command that notified it
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(LabSystemError, RuntimeError):
     """The data plane could not follow a change (exit 1); the message says what was rolled back."""
 
 

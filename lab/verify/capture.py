@@ -14,6 +14,7 @@ does not, and neither the ledger nor the PPv2 decoder look at them.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import socket
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from lab.apply import netns
 from lab.plan.links import Link
+from lab.topology.errors import LabSystemError
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -40,8 +42,16 @@ DEFAULT_MAX_FRAMES = 500_000
 DEFAULT_MAX_BYTES = 256 << 20
 
 
-class CaptureError(RuntimeError):
-    pass
+class CaptureError(LabSystemError, RuntimeError):
+    """A link could not be captured: the lab changed under us (an interface or namespace is gone),
+    or we lack the rights."""
+
+
+def _fix_for(err: OSError) -> str:
+    if err.errno in (errno.EPERM, errno.EACCES):
+        return "run it as root (sudo)"
+    return ("the lab is not as its plan says (a link or namespace is gone): see `lab status`, and rebuild the "
+            "lab with `lab down` and `lab up`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +150,8 @@ class Capture:
             with netns.entered(path):
                 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         except OSError as err:
-            raise CaptureError(f"cannot open a capture socket in {path} for link {link.name}: {err}") from err
+            raise CaptureError(f"cannot open a capture socket in {path} for link {link.name}: {err}",
+                               fix=_fix_for(err)) from err
         try:
             # Binding resolves the name in the socket's own namespace, wherever this thread is now.
             sock.bind((link.ifname, 0))
@@ -152,7 +163,8 @@ class Capture:
             sock.setblocking(False)
         except OSError as err:
             sock.close()
-            raise CaptureError(f"cannot capture on {link.ifname} in {link.place} (link {link.name}): {err}") from err
+            raise CaptureError(f"cannot capture on {link.ifname} in {link.place} (link {link.name}): {err}",
+                               fix=_fix_for(err)) from err
         return sock
 
     def _run(self) -> None:

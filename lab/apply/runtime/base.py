@@ -14,10 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab.topology.errors import LabSystemError
+
 CONFIG_MOUNT = "/usr/local/etc/haproxy"  # where the NLB image's entrypoint reads its *.cfg files
 
 
-class ContainerRuntimeError(Exception):
+class ContainerRuntimeError(LabSystemError):
     """Base of the runtime backend's errors."""
 
 
