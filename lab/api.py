@@ -9,3 +9,103 @@ from __future__ import annotations
 from lab.apply.api import UpResult, down, load_plan, runtime, up
 
 __all__ = ["UpResult", "down", "load_plan", "runtime", "up"]
+
+
+# --- lab graph and lab usage (issue 16: see the lab, and what it would cost on AWS) ------------
+# The graph and the bill are pure (lab.graph, lab.usage); these calls gather what they need from
+# a live lab: `lab status`'s view (lab.apply.observe), the last `lab verify` report, the control
+# plane's record and the NLB nodes' per-frontend counters.
+
+def graph(name: str = "default", topology: str | None = None, flows: bool = False):
+    """The lab as a `lab.graph.Graph`: a topology file's planned state when `topology` is given,
+    else the live lab `name` (endpoint states, target health, missing parts), with the flows of its
+    last `lab verify` overlaid when `flows`."""
+    from lab.graph import build_graph
+    from lab.topology.errors import LabInputError
+
+    if topology is not None:
+        if flows:
+            raise LabInputError("--flows", "needs a live lab (flows come from its last `lab verify`)",
+                                "drop -t FILE and give --name LAB of a lab that is up")
+        from lab.plan.build import build_plan
+        from lab.topology.load import load_topology, resolve_topology_path
+
+        return build_graph(build_plan(load_topology(resolve_topology_path(topology)), name).to_dict())
+    return build_graph(load_plan(name), _observed(name, flows))
+
+
+def _observed(name: str, flows: bool):
+    from lab.apply.observe import collect
+    from lab.graph import Observed
+
+    status = collect(name)
+    missing = {v["Name"] for v in status.get("vpcs", []) if not v.get("Live")}
+    missing |= {i["Name"] for i in status.get("instances", []) if not i.get("Live")}
+    missing |= {n["Container"] for n in status.get("nlb_nodes", []) if not n.get("Running")}
+    obs = Observed(endpoint_states={ep["id"]: ep["state"] for ep in status["endpoints"]},
+                   target_health=status["target_health"], missing=missing)
+    if flows:
+        _verify_overlay(name, obs)
+    return obs
+
+
+def _verify_overlay(name: str, obs) -> None:
+    """The last `lab verify` report's flows, with verify's link names turned into plan veth keys."""
+    from lab.graph import VerifiedFlow
+    from lab.state.store import LabState
+    from lab.topology.errors import LabInputError
+    from lab.verify import last
+    from lab.verify.links import links_from_plan
+
+    state = LabState(name)
+    report = last.load(state)
+    if report is None:
+        raise LabInputError("--flows", f"lab {name!r} has no saved `lab verify` report",
+                            f"run `sudo lab verify --name {name}` first")
+    plan = state.load_plan()
+    keys = {ln.name: ln.key for ln in links_from_plan(plan)}
+    routers = {ns["name"]: ns["vpc"] for ns in plan["namespaces"] if ns["role"] == "vpc-router"}
+    for link_name, info in report.get("links", {}).items():
+        if link_name not in keys:  # unplanned: found on the live system by verify
+            keys[link_name] = f"unplanned:{info['place']}:{info['ifname']}"
+            obs.unplanned_vpcs[keys[link_name]] = routers.get(info["place"])
+    failed: dict[str, list[dict]] = {}
+    for c in report.get("checks", []):
+        if c["status"] == "FAIL":
+            failed.setdefault(c["subject"].split(" (", 1)[0], []).append(c)
+
+    def flow(fname: str, links: list[str], kind: str) -> VerifiedFlow:
+        bad = failed.get(fname, [])
+        leak = [keys[n] for c in bad if c.get("leak") for n in c["links"] if n in keys]
+        return VerifiedFlow(fname, [(n, keys[n]) for n in links if n in keys], not bad, kind, leak)
+
+    flows = [flow(f["name"], f.get("links", []), "flow") for f in report.get("flows", [])]
+    flows += [flow(f["name"], f.get("links", []), "flow") for f in report.get("name_flows", []) if f.get("links")]
+    flows += [flow(p["name"], p["extra_links"], "probe") for p in report.get("probes", []) if p.get("extra_links")]
+    obs.flows = flows
+    obs.leaking_links = [keys[n] for n in report.get("leaking_links", []) if n in keys]
+    obs.verify_verdict = report.get("verdict")
+
+
+def render_graph(graph_, fmt: str) -> bytes:
+    """A Graph as svg | png | dot | mermaid | json bytes (svg and png are laid out by Graphviz's `dot`)."""
+    from lab.graph import render
+
+    return render(graph_, fmt)
+
+
+def usage(name: str = "default", prices: str | None = None, now: float | None = None) -> dict:
+    """What lab `name` would have cost on AWS so far (endpoint-hours per ENI, GB processed) and a
+    projected month at the observed rate, priced from `prices` (default: lab/usage/prices.yaml)."""
+    import time
+
+    from lab.apply.observe import frontend_counters
+    from lab.privatelink.records import Record
+    from lab.state.store import LabState
+    from lab.usage.meter import usage_report
+    from lab.usage.pricing import load_prices
+
+    book = load_prices(prices)
+    state = LabState(name)
+    plan = state.load_plan()
+    return usage_report(plan, Record(state).data, frontend_counters(name), book, time.time() if now is None else now)

@@ -35,6 +35,7 @@ def _register() -> None:
         endpoint_cmd,
         events_cmd,
         exec_cmd,
+        graph_cmd,
         image_cmd,
         lifecycle,
         notification_cmd,
@@ -42,6 +43,7 @@ def _register() -> None:
         schema_cmd,
         service_cmd,
         sg_cmd,
+        usage_cmd,
         verify_cmd,
     )
 
@@ -50,6 +52,7 @@ def _register() -> None:
         verify_cmd.verify, verify_cmd.capture,  # packet-level proof
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg,  # each VPC's resolver, security groups on ENIs
+        graph_cmd.graph, usage_cmd.usage,  # see the lab, and what it would cost on AWS
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )
     for command in commands:

@@ -2,49 +2,8 @@
 
 from __future__ import annotations
 
-from lab.apply import netns
+from lab.apply.observe import collect  # noqa: F401  (lab status's data; lab graph reads the same)
 from lab.cli.output import stdout, table
-
-
-def collect(lab: str) -> dict:
-    from lab.state.store import LabState
-
-    plan = LabState(lab).load_plan()
-    inv = plan["inventory"]
-    for item in inv.get("vpcs", []) + inv.get("instances", []):
-        item["Live"] = netns.exists(item["Netns"])
-    runtime = _runtime_or_none()
-    targets = []
-    for node in inv.get("nlb_nodes", []):
-        pid = runtime.pid(node["Container"]) if runtime else None
-        node["Running"] = pid is not None
-        node["Pid"] = pid
-        if pid:
-            targets += [{"Node": node["Container"], "TargetGroup": row["pxname"].removeprefix("tg-"),
-                         "Target": row["svname"], "Health": row.get("status", "?"),
-                         "Connections": int(row.get("stot") or 0)} for row in _states(pid)]
-    return {"lab": lab, "region": plan["region"], **inv, "endpoints": plan["endpoints"], "target_health": targets}
-
-
-def _runtime_or_none():
-    from lab.apply.runtime.base import RuntimeUnavailable
-    from lab.apply.runtime.docker import DockerRuntime
-
-    runtime = DockerRuntime()
-    try:
-        runtime.check()
-    except RuntimeUnavailable:
-        return None
-    return runtime
-
-
-def _states(pid: int) -> list[dict]:
-    from lab.apply.nodes import server_states
-
-    try:
-        return server_states(pid)
-    except OSError:
-        return []
 
 
 def _yes(value: bool) -> str:

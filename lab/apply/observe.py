@@ -1,0 +1,76 @@
+"""What a live lab looks like right now: the plan from its state file, checked against the system.
+
+`lab status` prints this; `lab graph` draws it and `lab usage` counts from the same HAProxy stats,
+so the three never disagree about a lab.
+"""
+
+from __future__ import annotations
+
+from lab.apply import netns
+
+
+def collect(lab: str) -> dict:
+    from lab.state.store import LabState
+
+    plan = LabState(lab).load_plan()
+    inv = plan["inventory"]
+    for item in inv.get("vpcs", []) + inv.get("instances", []):
+        item["Live"] = netns.exists(item["Netns"])
+    runtime = runtime_or_none()
+    targets = []
+    for node in inv.get("nlb_nodes", []):
+        pid = runtime.pid(node["Container"]) if runtime else None
+        node["Running"] = pid is not None
+        node["Pid"] = pid
+        if pid:
+            targets += [{"Node": node["Container"], "TargetGroup": row["pxname"].removeprefix("tg-"),
+                         "Target": row["svname"], "Health": row.get("status", "?"),
+                         "Connections": int(row.get("stot") or 0)} for row in _states(pid)]
+    return {"lab": lab, "region": plan["region"], **inv, "endpoints": plan["endpoints"], "target_health": targets}
+
+
+def runtime_or_none():
+    from lab.apply.runtime.base import RuntimeUnavailable
+    from lab.apply.runtime.docker import DockerRuntime
+
+    runtime = DockerRuntime()
+    try:
+        runtime.check()
+    except RuntimeUnavailable:
+        return None
+    return runtime
+
+
+def _states(pid: int) -> list[dict]:
+    from lab.apply.nodes import server_states
+
+    try:
+        return server_states(pid)
+    except OSError:
+        return []
+
+
+def frontend_counters(lab: str) -> dict[str, dict]:
+    """Per HAProxy frontend (one per endpoint ENI and port) of every running NLB node: bytes in and
+    out and sessions, from the same stats page `lab status` reads target health from. Keyed by
+    frontend name ("vpce-...-80"), with the node it was read on."""
+    from lab.apply.nodes import stats_rows
+    from lab.state.store import LabState
+
+    plan = LabState(lab).load_plan()
+    runtime = runtime_or_none()
+    out: dict[str, dict] = {}
+    for node in plan["inventory"].get("nlb_nodes", []):
+        pid = runtime.pid(node["Container"]) if runtime else None
+        if not pid:
+            continue
+        try:
+            rows = stats_rows(pid)
+        except OSError:
+            continue
+        for row in rows:
+            if row.get("svname") == "FRONTEND":
+                out[row["pxname"]] = {"Node": node["Container"], "BytesIn": int(row.get("bin") or 0),
+                                      "BytesOut": int(row.get("bout") or 0),
+                                      "Sessions": int(row.get("stot") or 0)}
+    return out
