@@ -71,19 +71,28 @@ def _verify_overlay(name: str, obs) -> None:
             obs.unplanned_vpcs[keys[link_name]] = routers.get(info["place"])
     failed: dict[str, list[dict]] = {}
     for c in report.get("checks", []):
-        if c["status"] == "FAIL":
+        if c["status"].lower() == "fail":
             failed.setdefault(c["subject"].split(" (", 1)[0], []).append(c)
+
+    sides = {n: info.get("side") for n, info in report.get("links", {}).items()}
+
+    def leaked_through(names: list[str]) -> list[str]:
+        """The link a leak left by: verify blames the links between VPCs first, and the targets it
+        reached after them; only the former is where it leaked (all of them if none is between)."""
+        known = [n for n in names if n in keys]
+        between = [n for n in known if sides.get(n) in ("between", "other")]
+        return [keys[n] for n in (between or known[:1])]
 
     def flow(fname: str, links: list[str], kind: str) -> VerifiedFlow:
         bad = failed.get(fname, [])
-        leak = [keys[n] for c in bad if c.get("leak") for n in c["links"] if n in keys]
+        leak = leaked_through([n for c in bad if c.get("leak") for n in c["links"]])
         return VerifiedFlow(fname, [(n, keys[n]) for n in links if n in keys], not bad, kind, leak)
 
     flows = [flow(f["name"], f.get("links", []), "flow") for f in report.get("flows", [])]
     flows += [flow(f["name"], f.get("links", []), "flow") for f in report.get("name_flows", []) if f.get("links")]
     flows += [flow(p["name"], p["extra_links"], "probe") for p in report.get("probes", []) if p.get("extra_links")]
     obs.flows = flows
-    obs.leaking_links = [keys[n] for n in report.get("leaking_links", []) if n in keys]
+    obs.leaking_links = leaked_through(report.get("leaking_links", []))
     obs.verify_verdict = report.get("verdict")
 
 

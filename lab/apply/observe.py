@@ -50,16 +50,16 @@ def _states(pid: int) -> list[dict]:
         return []
 
 
-def frontend_counters(lab: str) -> dict[str, dict]:
-    """Per HAProxy frontend (one per endpoint ENI and port) of every running NLB node: bytes in and
-    out and sessions, from the same stats page `lab status` reads target health from. Keyed by
-    frontend name ("vpce-...-80"), with the node it was read on."""
+def frontend_counters(lab: str) -> list[dict]:
+    """Per HAProxy frontend (one per endpoint ENI and listener port) of every running NLB node:
+    bytes in and out and sessions, from the same stats page `lab status` reads target health
+    from. One row per (Node, Frontend): every node names an endpoint's frontend alike."""
     from lab.apply.nodes import stats_rows
     from lab.state.store import LabState
 
     plan = LabState(lab).load_plan()
     runtime = runtime_or_none()
-    out: dict[str, dict] = {}
+    out: list[dict] = []
     for node in plan["inventory"].get("nlb_nodes", []):
         pid = runtime.pid(node["Container"]) if runtime else None
         if not pid:
@@ -68,9 +68,7 @@ def frontend_counters(lab: str) -> dict[str, dict]:
             rows = stats_rows(pid)
         except OSError:
             continue
-        for row in rows:
-            if row.get("svname") == "FRONTEND":
-                out[row["pxname"]] = {"Node": node["Container"], "BytesIn": int(row.get("bin") or 0),
-                                      "BytesOut": int(row.get("bout") or 0),
-                                      "Sessions": int(row.get("stot") or 0)}
+        out += [{"Node": node["Container"], "Frontend": row["pxname"], "BytesIn": int(row.get("bin") or 0),
+                 "BytesOut": int(row.get("bout") or 0), "Sessions": int(row.get("stot") or 0)}
+                for row in rows if row.get("svname") == "FRONTEND"]
     return out

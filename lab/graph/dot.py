@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.graph.model import Graph, safe_id
-from lab.graph.style import CLUSTER_STYLE, LEAK_COLOR, NODE_SHAPE, TONE_FILL, TONE_LINE, flow_color, link_style
+from lab.graph.style import CLUSTER_STYLE, LEAK_COLOR, NODE_SHAPE, TONE_FILL, TONE_LINE, flow_color, flow_label, link_style
 
 
 def quote(text: str) -> str:
@@ -30,15 +30,14 @@ def to_dot(g: Graph) -> str:
             attrs.update(color=LEAK_COLOR, penwidth=4, fontcolor=LEAK_COLOR, label=f"LEAK {e.label}".strip())
         out.append(f"  {safe_id(e.a)} -- {safe_id(e.b)} {_attrs(**attrs)};")
     edges = {e.id: e for e in g.edges}
-    for i, flow in enumerate(g.flows):
-        leaking = flow.leaking
-        color = flow_color(i, leaking)
+    for i, (flow, count) in enumerate(g.distinct_flows()):
+        color = flow_color(i, flow.leaking)
         for j, eid in enumerate(flow.edges):
             e = edges[eid]
             attrs = {"color": color, "penwidth": 3 if eid in flow.leak_edges else 2, "constraint": "false",
                      "style": "bold", "tooltip": f"{flow.name} over {eid}"}
             if j == 0:
-                attrs.update(label=flow.name + ("" if flow.ok else " (FAIL)"), fontcolor=color)
+                attrs.update(label=flow_label(flow, count), fontcolor=color)
             out.append(f"  {safe_id(e.a)} -- {safe_id(e.b)} {_attrs(**attrs)};")
     out.append("}")
     return "\n".join(out) + "\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.graph.model import Graph, safe_id
-from lab.graph.style import LEAK_COLOR, TONE_FILL, TONE_LINE, flow_color, link_style
+from lab.graph.style import LEAK_COLOR, TONE_FILL, TONE_LINE, flow_color, flow_label, link_style
 
 # Mermaid's node shapes: (opening, closing) around the label.
 SHAPES = {"router": ("[[", "]]"), "instance": ("(", ")"), "nlb-node": ("{{", "}}"), "eni": ("([", "])"),
@@ -35,11 +35,11 @@ def to_mermaid(g: Graph) -> str:
         styles.append(f"  linkStyle {index} stroke:{color},stroke-width:{width}px")
         index += 1
     edges = {e.id: e for e in g.edges}
-    for i, flow in enumerate(g.flows):
+    for i, (flow, count) in enumerate(g.distinct_flows()):
         color = flow_color(i, flow.leaking)
         for j, eid in enumerate(flow.edges):
             e = edges[eid]
-            label = f"|{text(flow.name + ('' if flow.ok else ' FAIL'))}|" if j == 0 else ""
+            label = f"|{text(flow_label(flow, count))}|" if j == 0 else ""
             out.append(f"  {safe_id(e.a)} ==>{label} {safe_id(e.b)}")
             styles.append(f"  linkStyle {index} stroke:{color},stroke-width:3px")
             index += 1

@@ -121,6 +121,15 @@ class Graph:
     def nodes_in(self, cluster_id: str) -> list[Node]:
         return [n for n in self.nodes if n.cluster == cluster_id]
 
+    def distinct_flows(self) -> list[tuple[FlowPath, int]]:
+        """Flows that took the same path (and leaked or not alike), drawn once: (one of them, how many).
+        A verify run sends a dozen flows over each path (by address, by each DNS name, probes)."""
+        groups: dict[tuple, list[FlowPath]] = {}
+        for f in self.flows:
+            groups.setdefault((tuple(f.edges), f.leaking), []).append(f)
+        # A failed one speaks for its group, so a failure is never hidden behind a passing twin.
+        return [(next((f for f in fs if not f.ok), fs[0]), len(fs)) for fs in groups.values() if fs[0].edges]
+
     def to_dict(self) -> dict:
         data = asdict(self)
         for edge, out in zip(self.edges, data["edges"]):

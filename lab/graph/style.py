@@ -49,6 +49,13 @@ def flow_color(index: int, leaking: bool) -> str:
     return LEAK_COLOR if leaking else FLOW_COLORS[index % len(FLOW_COLORS)]
 
 
+def flow_label(flow, count: int) -> str:
+    """A flow overlay's caption: its name, how many more took the same path, and a failure."""
+    more = f" (+{count - 1} more)" if count > 1 else ""
+    verdict = " LEAK" if flow.leaking else ("" if flow.ok else " FAIL")
+    return f"{flow.name}{more}{verdict}"
+
+
 def legend() -> dict:
     """The drawing rules as data, for a web page that draws the same graph itself."""
     return {"tone_fill": TONE_FILL, "tone_line": TONE_LINE, "node_shape": NODE_SHAPE, "cluster": CLUSTER_STYLE,

@@ -32,13 +32,14 @@ def _iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _eni_bytes(plan: dict, counters: dict[str, dict]) -> dict[tuple[str, str], dict]:
+def _eni_bytes(plan: dict, counters: list[dict]) -> dict[tuple[str, str], dict]:
     """(VPC endpoint ID, ENI address) -> bytes in and out, summed over the ENI's listener ports."""
+    by_frontend = {(c["Node"], c["Frontend"]): c for c in counters}
     out: dict[tuple[str, str], dict] = {}
     for node in plan.get("nodes", []):
         for fe in node["frontends"]:
-            c = counters.get(fe["name"])
-            if c is None or c.get("Node") not in (None, node["container"]):
+            c = by_frontend.get((node["container"], fe["name"]))
+            if c is None:
                 continue
             acc = out.setdefault((fe["vpce_id"], fe["ip"]), {"BytesIn": 0, "BytesOut": 0, "Connections": 0})
             acc["BytesIn"] += c["BytesIn"]
@@ -47,7 +48,7 @@ def _eni_bytes(plan: dict, counters: dict[str, dict]) -> dict[tuple[str, str], d
     return out
 
 
-def _endpoint_rows(plan: dict, record: dict, counters: dict, now: float) -> list[dict]:
+def _endpoint_rows(plan: dict, record: dict, counters: list[dict], now: float) -> list[dict]:
     subnet_az = {s["SubnetId"]: s["AvailabilityZone"] for s in plan["inventory"].get("subnets", [])}
     per_eni = _eni_bytes(plan, counters)
     rows = []
@@ -85,7 +86,7 @@ def _row(vpce_id, name, state, created, deleted, enis, now) -> dict:
             "BytesProcessed": sum(e["BytesProcessed"] for e in enis)}
 
 
-def usage_report(plan: dict, record: dict, counters: dict[str, dict], prices: PriceBook, now: float) -> dict:
+def usage_report(plan: dict, record: dict, counters: list[dict], prices: PriceBook, now: float) -> dict:
     rows = _endpoint_rows(plan, record, counters, now)
     region = prices.region(plan["region"])
     gb = prices.bytes_per_gb
