@@ -119,7 +119,7 @@ def test_an_enis_bytes_are_summed_over_its_listener_ports():
     plan = _plan()
     node = plan["nodes"][0]
     fe = node["frontends"][0]
-    node["frontends"].append({**fe, "name": fe["name"].rsplit("-", 1)[0] + "-443", "port": 443})
+    node["frontends"] = [*node["frontends"], {**fe, "name": fe["name"].rsplit("-", 1)[0] + "-443", "port": 443}]
     counters = [{"Node": node["container"], "Frontend": f["name"], "BytesIn": 100, "BytesOut": 1000, "Sessions": 1}
                 for f in node["frontends"]]
     report = usage_report(plan, _record(plan), counters, load_prices(), T0 + 60)
