@@ -100,3 +100,19 @@ def test_usage_counts_the_bytes_sent_through_an_eni(lab):
     ep = after["Endpoints"][0]
     assert ep["BilledEndpointHours"] == len(ep["NetworkInterfaces"])  # < 1 h old: 1 billed hour per AZ
     assert after["Total"]["Cost"] > 0 and after["Projection"]["MonthlyCost"] >= after["Projection"]["MonthlyHourlyCost"]
+
+
+def test_a_state_change_from_another_command_shows_in_the_next_picture(lab):
+    """Last in the module: it rejects the lab's endpoint. The picture follows the live state."""
+    endpoint = lab.endpoint()
+    before = json.loads(lab_cli("graph", "--name", lab.name, "--format", "json").stdout)
+    assert {n["state"] for n in before["nodes"] if n["kind"] == "eni"} == {"available"}
+    lab_cli("endpoint", "reject", "--name", lab.name, "--account", "provider", endpoint["id"])
+    after = json.loads(lab_cli("graph", "--name", lab.name, "--format", "json").stdout)
+    enis = [n for n in after["nodes"] if n["kind"] == "eni"]
+    assert enis and all(n["state"] == "rejected" and n["tone"] == "bad" for n in enis)
+    mermaid = lab_cli("graph", "--name", lab.name, "--format", "mermaid").stdout.decode()
+    assert f"{endpoint['name']}: rejected" in mermaid and ":::bad" in mermaid
+    # billing goes on for a rejected endpoint (AWS bills it until it is deleted)
+    usage = json.loads(lab_cli("usage", "--name", lab.name, "--format", "json").stdout)
+    assert usage["Endpoints"][0]["State"] == "rejected" and usage["Projection"]["EndpointAzs"] == len(enis)
