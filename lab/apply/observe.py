@@ -50,10 +50,9 @@ def _states(pid: int) -> list[dict]:
         return []
 
 
-def frontend_counters(lab: str) -> list[dict]:
-    """Per HAProxy frontend (one per endpoint ENI and listener port) of every running NLB node:
-    bytes in and out and sessions, from the same stats page `lab status` reads target health
-    from. One row per (Node, Frontend): every node names an endpoint's frontend alike."""
+def haproxy_rows(lab: str) -> list[dict]:
+    """Every row of every running NLB node's HAProxy stats page, each with the lab-only key "Node"
+    (the container it was read on). A node that is not running, or does not answer, gives none."""
     from lab.apply.nodes import stats_rows
     from lab.state.store import LabState
 
@@ -65,10 +64,16 @@ def frontend_counters(lab: str) -> list[dict]:
         if not pid:
             continue
         try:
-            rows = stats_rows(pid)
+            out += [{**row, "Node": node["Container"]} for row in stats_rows(pid)]
         except OSError:
             continue
-        out += [{"Node": node["Container"], "Frontend": row["pxname"], "BytesIn": int(row.get("bin") or 0),
-                 "BytesOut": int(row.get("bout") or 0), "Sessions": int(row.get("stot") or 0)}
-                for row in rows if row.get("svname") == "FRONTEND"]
     return out
+
+
+def frontend_counters(lab: str) -> list[dict]:
+    """Per HAProxy frontend (one per endpoint ENI and listener port) of every running NLB node:
+    bytes in and out and sessions, from the same stats page `lab status` reads target health
+    from. One row per (Node, Frontend): every node names an endpoint's frontend alike."""
+    return [{"Node": row["Node"], "Frontend": row["pxname"], "BytesIn": int(row.get("bin") or 0),
+             "BytesOut": int(row.get("bout") or 0), "Sessions": int(row.get("stot") or 0)}
+            for row in haproxy_rows(lab) if row.get("svname") == "FRONTEND"]

@@ -38,6 +38,7 @@ def _register() -> None:
         graph_cmd,
         image_cmd,
         lifecycle,
+        metrics_cmd,
         notification_cmd,
         ppv2_cmd,
         schema_cmd,
@@ -52,7 +53,7 @@ def _register() -> None:
         verify_cmd.verify, verify_cmd.capture,  # packet-level proof
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg,  # each VPC's resolver, security groups on ENIs
-        graph_cmd.graph, usage_cmd.usage,  # see the lab, and what it would cost on AWS
+        graph_cmd.graph, usage_cmd.usage, metrics_cmd.metrics,  # see the lab, what it costs, its metrics
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )
     for command in commands:

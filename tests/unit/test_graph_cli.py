@@ -45,7 +45,7 @@ def test_svg_is_the_default_format(capsys):
     assert code == 0 and ET.fromstring(stdout.encode()).tag.endswith("svg")
 
 
-@pytest.mark.parametrize("command", ["graph", "usage"])
+@pytest.mark.parametrize("command", ["graph", "usage", "metrics"])
 def test_help(command, capsys):
     code, stdout, _ = run([command, "--help"], capsys)
     assert code == 0 and "--format" in stdout and "--name" in stdout
