@@ -98,9 +98,15 @@ def _verify_overlay(name: str, obs) -> None:
 
 def render_graph(graph_, fmt: str) -> bytes:
     """A Graph as svg | png | dot | mermaid | json bytes (svg and png are laid out by Graphviz's `dot`)."""
-    from lab.graph import render
+    from lab.graph import GraphvizMissing, render
+    from lab.topology.errors import LabInputError
 
-    return render(graph_, fmt)
+    try:
+        return render(graph_, fmt)
+    except GraphvizMissing:
+        raise LabInputError("--format", f"{fmt} needs Graphviz's `dot`, which is not installed",
+                            "install the graphviz package (`sudo ./setup.sh install`), or use --format dot|mermaid|json"
+                            ) from None
 
 
 def usage(name: str = "default", prices: str | None = None, now: float | None = None) -> dict:

@@ -6,7 +6,7 @@ lab.api, which gathers the observations (`lab status`'s code, the last `lab veri
 
 from lab.graph.build import Observed, VerifiedFlow, build_graph
 from lab.graph.model import Graph
-from lab.graph.render import BINARY, FORMATS, GraphvizFailed, GraphvizMissing, render
+from lab.graph.formats import BINARY, FORMATS, GraphvizFailed, GraphvizMissing, render
 
 __all__ = ["BINARY", "FORMATS", "Graph", "GraphvizFailed", "GraphvizMissing", "Observed", "VerifiedFlow",
            "build_graph", "render"]

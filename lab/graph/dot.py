@@ -1,4 +1,4 @@
-"""Graph -> Graphviz DOT text (pure; `lab.graph.render` hands it to `dot` for SVG and PNG)."""
+"""Graph -> Graphviz DOT text (pure; `lab.graph.formats` hands it to `dot` for SVG and PNG)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import pytest
 from lab.graph import Observed, VerifiedFlow, build_graph, render
 from lab.graph.dot import to_dot
 from lab.graph.mermaid import to_mermaid
-from lab.graph.render import dot_binary
+from lab.graph.formats import dot_binary
 from lab.graph.style import LEAK_COLOR
 from lab.plan.build import build_plan
 from lab.topology.load import load_topology

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from lab.cli.main import main
-from lab.graph.render import dot_binary
+from lab.graph.formats import dot_binary
 
 
 def run(argv, capsys):
@@ -49,3 +49,14 @@ def test_svg_is_the_default_format(capsys):
 def test_help(command, capsys):
     code, stdout, _ = run([command, "--help"], capsys)
     assert code == 0 and "--format" in stdout and "--name" in stdout
+
+
+def test_without_graphviz_svg_says_so_and_text_formats_still_work(monkeypatch, tmp_path, capsys):
+    import lab.graph.formats
+
+    monkeypatch.setattr(lab.graph.formats, "dot_binary", lambda: None)
+    out = tmp_path / "x.svg"
+    code, _, err = run(["graph", "-t", "basic", "-o", str(out)], capsys)
+    assert code == 2 and "needs Graphviz's `dot`" in err and not out.exists()
+    code, stdout, _ = run(["graph", "-t", "basic", "--format", "dot"], capsys)
+    assert code == 0 and stdout.startswith("graph ")
