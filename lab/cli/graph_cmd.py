@@ -31,7 +31,7 @@ def graph(lab: str, topology_ref: str | None, fmt: str, output: str | None, flow
     Examples:
       lab graph -t topologies/basic.yaml -o basic.svg      # a design, before `lab up`
       sudo lab graph --name demo --format png -o demo.png   # a live lab, states as they are now
-      sudo lab verify -t leaky ... && sudo lab graph --flows -o leak.svg
+      sudo lab verify --name leak; sudo lab graph --name leak --flows -o leak.svg   # what verify saw
       lab graph -t multi-tenant --format mermaid            # for a ```mermaid block in Markdown
     """
     from lab import api
