@@ -169,6 +169,14 @@ def _links(g: Graph, plan: dict) -> None:
                                 label=f"peering {name} {peerings.get(name, {}).get('VpcPeeringConnectionId', '')}".strip()))
         elif role in ("internet", "igw", "dx", "backbone"):
             g.edges.append(Edge(key, f"router:{routers.get(a['place']['name'], a['place']['name'])}", router, role))
+    # An endpoint that is not live (pendingAcceptance, rejected, ...) has no legs in the plan: show
+    # which NLB node its ENIs would reach, as a link that carries nothing.
+    for ep in plan.get("endpoints", []):
+        for eni in ep["enis"]:
+            if g.edge(f"privatelink:{eni['id']}") is None:
+                state = g.node(f"eni:{eni['id']}").state
+                g.edges.append(Edge(f"privatelink:{eni['id']}", f"eni:{eni['id']}", f"node:{eni['node']}",
+                                    "privatelink", label=f"{ep['service']} ({state}: no data path)", established=False))
 
 
 def _overlay(g: Graph, obs: Observed) -> None:

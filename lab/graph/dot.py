@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.graph.model import Graph, safe_id
-from lab.graph.style import CLUSTER_STYLE, LEAK_COLOR, NODE_SHAPE, TONE_FILL, TONE_LINE, flow_color, flow_label, link_style
+from lab.graph.style import CLUSTER_STYLE, LEAK_COLOR, NODE_SHAPE, NOT_ESTABLISHED, TONE_FILL, TONE_LINE, flow_color, flow_label, link_style
 
 
 def quote(text: str) -> str:
@@ -26,6 +26,8 @@ def to_dot(g: Graph) -> str:
         attrs = {"color": color, "style": style, "penwidth": width, "tooltip": f"{e.kind} ({e.side}) {e.id}"}
         if e.label:
             attrs["label"] = e.label
+        if not e.established:
+            attrs.update(color=NOT_ESTABLISHED, style="dashed", penwidth=1.2)
         if e.leak:
             attrs.update(color=LEAK_COLOR, penwidth=4, fontcolor=LEAK_COLOR, label=f"LEAK {e.label}".strip())
         out.append(f"  {safe_id(e.a)} -- {safe_id(e.b)} {_attrs(**attrs)};")

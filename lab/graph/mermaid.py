@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.graph.model import Graph, safe_id
-from lab.graph.style import LEAK_COLOR, TONE_FILL, TONE_LINE, flow_color, flow_label, link_style
+from lab.graph.style import LEAK_COLOR, NOT_ESTABLISHED, TONE_FILL, TONE_LINE, flow_color, flow_label, link_style
 
 # Mermaid's node shapes: (opening, closing) around the label.
 SHAPES = {"router": ("[[", "]]"), "instance": ("(", ")"), "nlb-node": ("{{", "}}"), "eni": ("([", "])"),
@@ -26,10 +26,12 @@ def to_mermaid(g: Graph) -> str:
     styles: list[str] = []
     index = 0
     for e in g.edges:
-        arrow = ARROWS.get(e.kind, "---")
+        arrow = ARROWS.get(e.kind, "---") if e.established else "-.-"
         label = ("LEAK " + e.label).strip() if e.leak else e.label
         out.append(f"  {safe_id(e.a)} {arrow}{'|' + text(label) + '|' if label else ''} {safe_id(e.b)}")
         color, _, width = link_style(e.kind)
+        if not e.established:
+            color, width = NOT_ESTABLISHED, 1.2
         if e.leak:
             color, width = LEAK_COLOR, 4
         styles.append(f"  linkStyle {index} stroke:{color},stroke-width:{width}px")

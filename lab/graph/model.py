@@ -77,6 +77,7 @@ class Edge:
     kind: str  # a key of LINK_SIDES
     label: str = ""
     leak: bool = False  # `lab verify` found traffic here that must never be there
+    established: bool = True  # False: drawn for what it would join, but no data path exists (a pending endpoint)
 
     @property
     def side(self) -> Side:

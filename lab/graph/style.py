@@ -37,6 +37,7 @@ LINK_STYLE = {
     "backbone": ("#37474f", "dashed", 2.4),
 }
 LEAK_COLOR = "#e53935"
+NOT_ESTABLISHED = "#b0b0b0"  # a link drawn for what it would join, carrying nothing (a pending endpoint)
 # Colours for the flows of a `lab verify` overlay (a leaking flow is always LEAK_COLOR).
 FLOW_COLORS = ("#00897b", "#3949ab", "#8e24aa", "#f4511e", "#43a047", "#1e88e5", "#6d4c41", "#c0ca33")
 
@@ -60,4 +61,4 @@ def legend() -> dict:
     """The drawing rules as data, for a web page that draws the same graph itself."""
     return {"tone_fill": TONE_FILL, "tone_line": TONE_LINE, "node_shape": NODE_SHAPE, "cluster": CLUSTER_STYLE,
             "link": {k: {"color": c, "style": s, "width": w} for k, (c, s, w) in LINK_STYLE.items()},
-            "leak_color": LEAK_COLOR, "flow_colors": list(FLOW_COLORS)}
+            "leak_color": LEAK_COLOR, "not_established_color": NOT_ESTABLISHED, "flow_colors": list(FLOW_COLORS)}

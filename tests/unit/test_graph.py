@@ -75,6 +75,16 @@ def test_planned_states_come_from_the_plan():
     assert g.source == "planned" and any("planned" in note for note in g.notes)
 
 
+def test_a_pending_endpoint_shows_where_it_would_connect_but_no_data_path():
+    g = build_graph(plan_of("multi-tenant"))
+    links = [e for e in g.edges if e.kind == "privatelink"]
+    assert len(links) == 6 and not any(e.established for e in links)
+    assert all("no data path" in e.label and g.node(e.b).kind == "nlb-node" for e in links)
+    assert not any(e.kind == "endpoint-eni" for e in g.edges)  # no legs in the plan until accepted
+    assert "dashed" in next(ln for ln in to_dot(g).splitlines() if "no data path" in ln)
+    assert all(e.established for e in build_graph(plan_of("basic")).edges)
+
+
 def test_live_observations_override_states_and_health():
     plan = plan_of("multi-tenant")
     first = plan["endpoints"][0]["id"]
