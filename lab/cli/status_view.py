@@ -25,18 +25,11 @@ _PEERING = ("VpcPeeringConnectionId",)
 
 
 def collect(lab: str) -> dict:
+    from lab.apply.observe import live_nodes
     from lab.privatelink.control import read_view
 
     view = read_view(lab)
-    runtime = _runtime_or_none()
-    pids, targets = {}, []
-    for node in view.plan["inventory"].get("nlb_nodes", []):
-        pid = runtime.pid(node["Container"]) if runtime else None
-        pids[node["Container"]] = pid
-        if pid:
-            targets += [{"Node": node["Container"], "TargetGroup": row["pxname"].removeprefix("tg-"),
-                         "Target": row["svname"], "Health": row.get("status", "?"),
-                         "Connections": int(row.get("stot") or 0)} for row in _states(pid)]
+    pids, targets = live_nodes(view.plan)
     return document(view, netns.exists, pids, targets)
 
 
@@ -79,27 +72,6 @@ def _split(item: dict, aws_fields: tuple[str, ...], **extra) -> dict:
     if "Placement" in extra:
         lab_only.pop("AvailabilityZone", None)  # an instance's AZ is its Placement's
     return {**{k: item[k] for k in aws_fields if k in item}, **extra, "Lab": lab_only}
-
-
-def _runtime_or_none():
-    from lab.apply.runtime.base import RuntimeUnavailable
-    from lab.apply.runtime.docker import DockerRuntime
-
-    runtime = DockerRuntime()
-    try:
-        runtime.check()
-    except RuntimeUnavailable:
-        return None
-    return runtime
-
-
-def _states(pid: int) -> list[dict]:
-    from lab.apply.nodes import server_states
-
-    try:
-        return server_states(pid)
-    except OSError:
-        return []
 
 
 def _yes(value: bool) -> str:

@@ -1,0 +1,3 @@
+"""Per-endpoint and per-service metrics under CloudWatch's names (AWS/PrivateLinkEndpoints,
+AWS/PrivateLinkServices), sampled from HAProxy's stats and the security groups' drop counters,
+kept in SQLite in the lab's state folder. Pure but for the SQLite file; `lab.api` does the reading."""
