@@ -15,18 +15,19 @@ from lab.graph.dot import to_dot
 from lab.graph.mermaid import to_mermaid
 from lab.graph.model import Graph
 from lab.graph.style import legend
+from lab.topology.errors import LabSystemError
 
 FORMATS = ("svg", "png", "dot", "mermaid", "json")
 BINARY = ("png",)
 DOT_TIMEOUT_S = 60
 
 
-class GraphvizMissing(RuntimeError):
-    pass
+class GraphvizMissing(LabSystemError):
+    """No `dot` on this host (lab.api turns it into an input error naming --format's alternatives)."""
 
 
-class GraphvizFailed(RuntimeError):
-    pass
+class GraphvizFailed(LabSystemError):
+    """`dot` refused the graph it was given."""
 
 
 def dot_binary() -> str | None:
@@ -52,5 +53,6 @@ def layout(dot_text: str, fmt: str) -> bytes:
         raise GraphvizMissing(fmt)
     proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=DOT_TIMEOUT_S)
     if proc.returncode != 0:
-        raise GraphvizFailed(proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["dot failed"])
+        raise GraphvizFailed("; ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-1:]) or "dot failed",
+                             fix="report this lab graph as a bug, with --format dot's output")
     return proc.stdout
