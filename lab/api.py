@@ -1,15 +1,11 @@
 """The lab's front door: every use case as a Python call. The CLI, the EC2 API server and the live
 view call only this module (plus pure libraries such as `lab.ppv2` and the topology's error types).
-
-It sits above `lab.apply`, `lab.privatelink`, `lab.verify`, `lab.state` and `lab.doctor`, composes
-them, and nothing below imports it (tests/unit/test_layers.py checks). Each call imports what it
-needs when it runs, not when this module loads: `lab down` and `lab status` must not pay for the
-bring-up machinery (pydantic models, DNS, firewall), a third of their start-up time.
-
-Bad input raises `lab.topology.errors.LabInputError` (nothing changed); every failure of the
-system derives from `lab.topology.errors.LabSystemError`. The calls, in order: the lifecycle (up, down, status, exec),
-verification and capture, the control plane (endpoints, services, events, notifications), DNS and
-security groups, the host and tools. New use cases go at the end, in a block named after them.
+It sits above every other part of the lab and composes them; nothing below imports it
+(tests/unit/test_layers.py checks). Each call imports what it needs when it runs: `lab down` and
+`lab status` must not pay for the bring-up machinery. Bad input raises LabInputError (nothing
+changed); every failure of the system derives from LabSystemError (both lab.topology.errors).
+In order: the lifecycle, verification and capture, the control plane (endpoints, services, events,
+notifications), DNS and security groups, the host and tools; then each feature's block, appended.
 """
 
 from __future__ import annotations
@@ -19,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab.reports.metrics import METRICS_MAX_RECORD_S  # a constant; that module imports lazily too
 from lab.topology.events import CONNECTION_EVENTS  # pure: for the command line's choices
 
 Progress = Callable[[str], None]
@@ -272,7 +269,7 @@ def delete_notifications(lab: str, account: str, ids: list[str], progress: Progr
 
 def dns_records(lab: str, vpc: str | None = None) -> list[dict]:
     """Each VPC's resolver: the names it answers right now, and whether it runs."""
-    from lab.apply.status import resolvers
+    from lab.apply.observe import resolvers
     return resolvers(lab, vpc)
 
 
@@ -362,3 +359,43 @@ def link_show(lab: str, link: str | None = None) -> list[dict]:
     from lab.apply.linkctl import show_links
 
     return show_links(lab, link)
+# --- lab graph and lab usage (issue 16: see the lab, and what it would cost on AWS) ------------
+# Drawing and pricing are pure (lab.graph, lab.usage); lab.reports gathers from the live lab.
+
+def graph(name: str = "default", topology: str | None = None, flows: bool = False):
+    """The lab as a `lab.graph.Graph`: a topology file's planned state when `topology` is given,
+    else the live lab `name` (endpoint states, target health, missing parts), with the flows of its
+    last `lab verify` overlaid when `flows`."""
+    from lab.reports.graph import graph as build
+    return build(name, topology, flows)
+
+
+def render_graph(graph_, fmt: str) -> bytes:
+    """A Graph as svg | png | dot | mermaid | json bytes (svg and png are laid out by Graphviz's `dot`)."""
+    from lab.reports.graph import render_graph as render
+    return render(graph_, fmt)
+
+
+def usage(name: str = "default", prices: str | None = None, now: float | None = None) -> dict:
+    """What lab `name` would have cost on AWS so far (endpoint-hours per ENI, GB processed) and a
+    projected month at the observed rate, priced from `prices` (default: lab/usage/prices.yaml)."""
+    from lab.reports.usage import usage as report
+    return report(name, prices, now)
+
+
+# --- lab metrics (issue 16 section 3: CloudWatch's names, from the same counters) --------------
+
+
+
+def metrics_sample(name: str = "default"):
+    """Read every series now and keep the sample in the lab's metrics.sqlite: (time, {Series: value})."""
+    from lab.reports.metrics import metrics_sample as sample
+    return sample(name)
+
+
+def metrics(name: str = "default", endpoint: str | None = None, service: str | None = None, since_s: float = 300.0,
+            record_s: float = 0.0, interval_s: float = 10.0, progress=None) -> dict:
+    """Statistics of every series over the last `since_s` seconds, after taking a sample now (and,
+    with `record_s`, one every `interval_s` seconds for that long, bounded by METRICS_MAX_RECORD_S)."""
+    from lab.reports.metrics import metrics as run
+    return run(name, endpoint, service, since_s, record_s, interval_s, progress)

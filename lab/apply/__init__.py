@@ -3,8 +3,8 @@
 `lab up`'s steps (bringup: namespaces, bridges, veths, NLB node containers, DNS, security groups,
 HAProxy configs), `lab down` (teardown, from the journal alone), applying the difference to a live
 lab (reconcile), the container runtime (runtime: the one factory), and where a live lab's places
-are (live: the one locator, with the one stale-PID rule), plus the live facts `lab status` and
-`lab dns records` read (status), and link impairments (impair, linkctl).
+are (live: the one locator, with the one stale-PID rule), plus the live facts `lab status`,
+`lab graph`, `lab usage` and `lab dns records` read (observe), and link impairments (impair, linkctl).
 
 May import: lab.state, lab.plan, lab.topology, the pure libraries (lab.ppv2, lab.resources);
 lab.image and lab.apps are its peers (it starts their programs by module name, never imports them).

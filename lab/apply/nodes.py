@@ -100,6 +100,13 @@ def wait_released(ctx: ApplyContext, node: NlbNode, addresses: list[tuple[str, i
 
 def server_states(pid: int) -> list[dict[str, str]]:
     """HAProxy's view of its targets (`show stat` CSV), read over loopback inside the node's namespace."""
+    return [r for r in stats_rows(pid) if r.get("svname") not in ("FRONTEND", "BACKEND")
+            and not r.get("pxname", "").startswith(haproxy.CHECK_PREFIX)]  # check-only twins are not targets
+
+
+def stats_rows(pid: int) -> list[dict[str, str]]:
+    """Every row of HAProxy's CSV stats page (frontends, backends, servers), read over loopback
+    inside the node's namespace."""
     with netns.entered(f"/proc/{pid}/ns/net"):
         sock = socket.create_connection(("127.0.0.1", haproxy.ADMIN_PORT), timeout=2)
     with sock:
@@ -108,6 +115,4 @@ def server_states(pid: int) -> list[dict[str, str]]:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     body = b"".join(chunks).split(b"\r\n\r\n", 1)[-1].decode()
-    rows = csv.DictReader(io.StringIO(body.lstrip("# ")))
-    return [r for r in rows if r.get("svname") not in ("FRONTEND", "BACKEND")
-            and not r.get("pxname", "").startswith(haproxy.CHECK_PREFIX)]
+    return list(csv.DictReader(io.StringIO(body.lstrip("# "))))

@@ -47,11 +47,12 @@ def _report(api, result, lab: str, fmt: str) -> None:
         return
     stdout.print(f"lab {lab!r} is up in {result.seconds:.2f} s")
     for ep in summary["endpoints"]:
-        stdout.print(f"  endpoint {ep['id']} ({ep['state']}) ENIs: {', '.join(ep['enis'])}")
+        enis = ", ".join(f"{e['PrivateIpAddress']} ({e['AvailabilityZone']})" for e in ep["Lab"]["Enis"])
+        stdout.print(f"  endpoint {ep['VpcEndpointId']} ({ep['State']}) ENIs: {enis}")
     client = next((i for i in plan["inventory"].get("instances", []) if not i.get("App")), None)
-    eni = next((e for ep in summary["endpoints"] for e in ep["enis"]), None)
+    eni = next((e["PrivateIpAddress"] for ep in summary["endpoints"] for e in ep["Lab"]["Enis"]), None)
     if client and eni:
-        stdout.print(f"try: sudo lab exec{_name_flag(lab)} {client['Name']} -- curl -s http://{eni.split()[0]}/")
+        stdout.print(f"try: sudo lab exec{_name_flag(lab)} {client['Name']} -- curl -s http://{eni}/")
 
 
 def _name_flag(lab: str) -> str:
@@ -59,8 +60,10 @@ def _name_flag(lab: str) -> str:
 
 
 def _endpoint_summary(ep: dict) -> dict:
-    return {"id": ep["id"], "name": ep["name"], "state": ep["state"],
-            "enis": [f"{e['ip']} ({e['az']})" for e in ep["enis"]]}
+    """AWS's names for the endpoint; its name and ENI addresses are the lab's own facts (`Lab`)."""
+    return {"VpcEndpointId": ep["id"], "State": ep["state"],
+            "Lab": {"Name": ep["name"], "Enis": [{"PrivateIpAddress": e["ip"], "AvailabilityZone": e["az"]}
+                                                 for e in ep["enis"]]}}
 
 
 @click.command()

@@ -41,14 +41,17 @@ def _register() -> None:
         endpoint_cmd,
         events_cmd,
         exec_cmd,
+        graph_cmd,
         image_cmd,
         lifecycle,
         link_cmd,
+        metrics_cmd,
         notification_cmd,
         ppv2_cmd,
         schema_cmd,
         service_cmd,
         sg_cmd,
+        usage_cmd,
         verify_cmd,
     )
 
@@ -57,6 +60,7 @@ def _register() -> None:
         verify_cmd.verify, verify_cmd.capture,  # packet-level proof
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg, link_cmd.link,  # each VPC's resolver, security groups on ENIs, impairments
+        graph_cmd.graph, usage_cmd.usage, metrics_cmd.metrics,  # see the lab, what it costs, its metrics
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )
     for command in commands:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from lab.apply import netns
 from lab.apply.live import LiveLab
-from lab.apply.status import node_health
+from lab.apply.observe import live_nodes
 from lab.privatelink import shapes
 from lab.privatelink.control import read_view
 from lab.state.store import LabState
@@ -31,7 +31,7 @@ def collect(lab: str) -> dict:
     (namespaces, NLB nodes through lab.apply.live, target health as each node's HAProxy sees it)."""
     view = read_view(lab)
     live = LiveLab(LabState(lab), view.plan)
-    pids, targets = node_health(live)
+    pids, targets = live_nodes(live)
     return document(view, netns.exists, pids, targets)
 
 

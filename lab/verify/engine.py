@@ -23,6 +23,7 @@ from lab.apply.live import LiveLab
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 from lab.verify import invariants as inv
+from lab.verify import last
 from lab.verify.capture import Capture, Frame
 from lab.verify.discover import far_macs, link_path, missing_places, unplanned_links
 from lab.verify.ledger import Ledger
@@ -136,9 +137,11 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     for run in name_runs:
         checks += name_checks(run, ledger)
     phases["evaluate"] = time.perf_counter() - t2
-    return Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
-                  ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, names=name_runs, notes=vplan.notes,
-                  seconds=time.perf_counter() - t0, capture_seconds=window, phases=phases)
+    report = Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
+                    ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, names=name_runs,
+                    notes=vplan.notes, seconds=time.perf_counter() - t0, capture_seconds=window, phases=phases)
+    last.save(state, report.to_dict())  # for `lab graph --flows`
+    return report
 
 
 def _health_wait(plan: dict) -> float:

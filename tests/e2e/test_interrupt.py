@@ -65,7 +65,7 @@ def reference():
     try:
         up = audit.run_lab("up", "--name", lab, "--format", "json")
         assert up.returncode == 0, up.stderr
-        enis = [e.split()[0] for ep in json.loads(up.stdout)["endpoints"] for e in ep["enis"]]
+        enis = [e["PrivateIpAddress"] for ep in json.loads(up.stdout)["endpoints"] for e in ep["Lab"]["Enis"]]
         shape = _shape(lab)
     finally:
         assert audit.run_lab("down", "--name", lab).returncode == 0

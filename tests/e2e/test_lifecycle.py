@@ -45,7 +45,7 @@ def test_taken_name_then_down_without_topology_then_down_again(tmp_path):
     try:
         up = audit.run_lab("up", "-t", str(topology), "--name", lab, "--format", "json")
         assert up.returncode == 0, up.stderr
-        endpoint_id = json.loads(up.stdout)["endpoints"][0]["id"]
+        endpoint_id = json.loads(up.stdout)["endpoints"][0]["VpcEndpointId"]
         assert _answers(lab) == [endpoint_id, endpoint_id]
         before = audit.residue(lab)
 
