@@ -256,6 +256,10 @@ class VerifyFlow(Strict):
     # `zonal`, or a name the lab serves for it (the generated names, its private DNS name, an alias).
     # Which names a lab serves is known only once planned, so lab/verify/spec.py checks it.
     name: str | None = None
+    # Multi-tenant labs: present this tenant's credential (an account of `tenancy.tenants`) instead
+    # of the client's own: mode token sends its API token, mode ppv2 a forged PROXY header naming
+    # its endpoint inside the payload. The tenant check still expects the client's own tenant.
+    credential: str | None = None
 
 
 class VerifyIsolation(Strict):
@@ -274,6 +278,25 @@ class VerifySpec(Strict):
     isolation: Annotated[list[VerifyIsolation], Field(max_length=64)] = []
 
 
+TOKEN_RE = r"^[A-Za-z0-9._~+/=-]{8,128}$"  # an RFC 6750 bearer token, 8-128 characters
+
+
+class Tenant(Strict):
+    """One customer of a multi-tenant service: an account of `accounts:`, and how the app knows it."""
+
+    account: str
+    endpoint: str | None = None  # mode ppv2: the endpoint whose ID (TLV 0xEA) names this tenant
+    port: Port | None = None  # mode port: the target port the tenant's own NLB forwards to
+    token: Annotated[str, Field(pattern=TOKEN_RE)] | None = None  # mode token: the tenant's API token
+
+
+class Tenancy(Strict):
+    """How the demo targets tell tenants apart (the talk's three multi-tenant modes)."""
+
+    mode: Literal["token", "port", "ppv2"]
+    tenants: Annotated[list[Tenant], Field(min_length=1, max_length=64)]
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -285,3 +308,4 @@ class Topology(Strict):
     endpoints: list[Endpoint] = []
     peerings: list[Peering] = []
     verify: VerifySpec = VerifySpec()
+    tenancy: Tenancy | None = None  # lab.plan.tenancy; checked by lab.topology.tenancy

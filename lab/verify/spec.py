@@ -52,12 +52,21 @@ class FlowSpec:
     # A flow by DNS name (lab.verify.names): the name the client resolved to reach eni_ip, and its kind.
     via_name: str = ""
     via_origin: str = ""
+    # A multi-tenant lab (lab.verify.tenancy): the tenant the answer must name ("-": none, refuse),
+    # the credential presented (another tenant's, for a declared `credential:`), and how.
+    tenant: str = ""
+    tenancy_mode: str = ""
+    credential: str = ""
+    auth_token: str = ""
+    forged_header: bytes = b""
+    forged_vpce: str = ""
 
     @property
     def name(self) -> str:
+        shown = f" (with {self.credential}'s credential)" if self.credential else ""
         if self.via_name:  # the same subject whichever ENI the name resolved to
-            return f"{self.client} -> {self.via_origin} {self.via_name}:{self.port}"
-        return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}"
+            return f"{self.client} -> {self.via_origin} {self.via_name}:{self.port}{shown}"
+        return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}{shown}"
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,11 @@ class _Index:
         return next(ln.name for ln in self.link_by_key.values() if ln.kind == "nlb-target" and ln.owner == container)
 
 
-def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | None, declared: bool) -> list[FlowSpec]:
+def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | None, declared: bool,
+               credential: str | None = None) -> list[FlowSpec]:
+    from lab.verify.tenancy import flow_tenancy
+
+    owner = next((v["OwnerId"] for v in ix.plan["inventory"].get("vpcs", []) if v["VpcId"] == client["VpcId"]), "")
     flows = []
     for eni in ep["enis"]:
         if az is not None and eni["az"] != az:
@@ -171,7 +184,8 @@ def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | N
                 ep["id"], ep["name"], eni["id"], eni["ip"], eni["az"], ix.link_of_eni(eni), fe["port"],
                 node["container"], node["provider_ip"], ix.link_of_node(node["container"]), targets,
                 backend["proxy_protocol_v2"], declared,
-                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked"))
+                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked",
+                **flow_tenancy(ix.plan, client, owner, eni["ip"], fe["port"], credential)))
     return flows
 
 
@@ -200,7 +214,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
                 named = declared_name_flows(ix, ep, flow, f"verify.flows[{i}]")
                 out.names += [n for n in named if n not in out.names]
                 continue
-            new = _flows_for(ix, ix.instances[flow.client], ep, flow.az, flow.port, True)
+            new = _flows_for(ix, ix.instances[flow.client], ep, flow.az, flow.port, True,
+                             getattr(flow, "credential", None))
             if not new:
                 out.notes.append(f"declared flow {flow.client} -> {flow.endpoint} has no data path "
                                  f"(endpoint state {ep['state']})")

@@ -74,6 +74,9 @@ def http(ns_path: str, client_ip: str, dst_ip: str, port: int, *, spec: FlowSpec
          timeout: float = FLOW_TIMEOUT_S, token: str | None = None) -> FlowRun:
     """One HTTP/1.0 request from inside a namespace, carrying a token the capture can follow."""
     run = FlowRun(spec, token or new_token(), client_ip, (dst_ip, port))
+    # A multi-tenant flow presents a credential: an API token, or a forged PROXY header (lab.verify.tenancy).
+    auth = f"Authorization: Bearer {spec.auth_token}\r\n" if spec is not None and spec.auth_token else ""
+    prefix = spec.forged_header if spec is not None else b""
     t0 = time.monotonic()
     with netns.entered(ns_path):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -83,8 +86,8 @@ def http(ns_path: str, client_ip: str, dst_ip: str, port: int, *, spec: FlowSpec
         run.local = sock.getsockname()[:2]
         sock.connect((dst_ip, port))
         request = (f"GET /{run.token} HTTP/1.0\r\nHost: {dst_ip}\r\nUser-Agent: lab-verify\r\n"
-                   f"X-Lab-Verify: {run.token}\r\n\r\n")
-        sock.sendall(request.encode())
+                   f"X-Lab-Verify: {run.token}\r\n{auth}\r\n")
+        sock.sendall(prefix + request.encode())
         chunks, size = [], 0
         deadline = t0 + timeout
         while size < MAX_RESPONSE and time.monotonic() < deadline:
