@@ -35,7 +35,9 @@ from lab.ppv2.stream import read_header_async
 
 HEADER_TIMEOUT_S = 5.0
 REQUEST_LIMIT = 8192
-REQUEST_LINE = re.compile(rb"(?:^|\n)([A-Z]{3,10} [^ \r\n]+ HTTP/1\.[01])\r\n")
+# The request line, wherever it starts: bytes a client sends before it (a forged PROXY header ends
+# in NOOP padding, not in a newline) are the payload's prefix, skipped and never parsed.
+REQUEST_LINE = re.compile(rb"(?<![A-Z])([A-Z]{3,10} [^ \r\n]+ HTTP/1\.[01])\r\n")
 REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden"}
 
 
