@@ -255,9 +255,14 @@ def _builtin_probes(ix: _Index, endpoints: list[dict]) -> list[ProbeSpec]:
     probes: list[ProbeSpec] = []
     for vpc in sorted({ep["vpc"] for ep in endpoints}):
         own = _own_vpc_links(ix, vpc)
+        # Address spaces overlap: a provider address that is also an ENI of this VPC (several NLBs
+        # take several addresses at the top of a subnet) reaches that ENI, rightly; not a probe of the provider.
+        own_enis = {eni["ip"] for ep in endpoints if ep["vpc"] == vpc for eni in ep["enis"]}
         for client in ix.consumers(vpc):
             client_link = ix.instance_link(client["Name"])
             for ip, what in provider_addrs:
+                if ip in own_enis:
+                    continue
                 probes += [_probe(client, own, dst_ip=ip, what=what, proto="tcp", port=p) for p in provider_ports]
                 probes.append(_probe(client, own, dst_ip=ip, what=what, proto="icmp", port=None))
             for ep in endpoints:
