@@ -30,6 +30,7 @@ def cli() -> None:
 
 def _register() -> None:
     from lab.cli import (
+        az_cmd,
         dns_cmd,
         doctor_cmd,
         endpoint_cmd,
@@ -50,6 +51,7 @@ def _register() -> None:
         verify_cmd.verify, verify_cmd.capture,  # packet-level proof
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg,  # each VPC's resolver, security groups on ENIs
+        az_cmd.az,  # Availability Zones fail and recover
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )
     for command in commands:
