@@ -102,6 +102,9 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
         from lab.verify.tenancy import tenant_check
 
         checks.append(tenant_check(run, spec.tenancy_mode))
+    from lab.verify.azpath import az_check  # which AZ each hop was in (issue 13: zonal names keep latency low)
+
+    checks.append(az_check(run, hit_targets))
     return checks
 
 

@@ -23,6 +23,7 @@ class Target:
     ip: str
     port: int
     link: str
+    az: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class FlowSpec:
     auth_token: str = ""
     forged_header: bytes = b""
     forged_vpce: str = ""
+    # Which AZ each hop is in, for the AZ-crossing report (lab.verify.azpath).
+    client_az: str = ""
+    node_az: str = ""
 
     @property
     def name(self) -> str:
@@ -177,7 +181,8 @@ def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | N
             if fe["ip"] != eni["ip"] or fe["vpce_id"] != ep["id"] or (port is not None and fe["port"] != port):
                 continue
             backend = next(b for b in node["backends"] if b["name"] == fe["backend"])
-            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"]))
+            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"]),
+                                   ix.instances[s["name"]].get("AvailabilityZone", ""))
                             for s in backend["servers"])
             flows.append(FlowSpec(
                 client["Name"], client["PrivateIpAddress"], client["Netns"], ix.instance_link(client["Name"]),
@@ -185,8 +190,25 @@ def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | N
                 node["container"], node["provider_ip"], ix.link_of_node(node["container"]), targets,
                 backend["proxy_protocol_v2"], declared,
                 "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked",
-                **flow_tenancy(ix.plan, client, owner, eni["ip"], fe["port"], credential)))
+                **flow_tenancy(ix.plan, client, owner, eni["ip"], fe["port"], credential),
+                client_az=client.get("AvailabilityZone", ""), node_az=node["az"]))
     return flows
+
+
+def _forged_flows(ix: _Index, endpoints: list[dict]) -> list[FlowSpec]:
+    """Tenancy mode ppv2: from each tenant's endpoint, one request carrying a forged PROXY header that
+    names the next tenant's endpoint inside its payload (lab.verify.tenancy): the app must not believe it."""
+    rows = ix.plan["tenancy"]["tenants"]
+    owners = {v["VpcId"]: v["OwnerId"] for v in ix.plan["inventory"].get("vpcs", [])}
+    out: list[FlowSpec] = []
+    for ep in endpoints:
+        clients = ix.consumers(ep["vpc"])
+        mine = [i for i, t in enumerate(rows) if clients and t["account_id"] == owners.get(clients[0]["VpcId"])]
+        if not mine or len(rows) < 2 or not ep["enis"]:
+            continue
+        other = rows[(mine[0] + 1) % len(rows)]["account"]
+        out += _flows_for(ix, clients[0], ep, ep["enis"][0]["az"], None, False, other)[:1]
+    return out
 
 
 def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
@@ -202,6 +224,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
         for ep in endpoints:
             for client in ix.consumers(ep["vpc"]):
                 out.flows += _flows_for(ix, client, ep, None, None, False)
+        if (plan.get("tenancy") or {}).get("mode") == "ppv2":
+            out.flows += _forged_flows(ix, endpoints)
         # Even an endpoint that is not available makes its VPC a consumer that must not reach the provider.
         out.probes += _builtin_probes(ix, plan["endpoints"])
     if declared is not None:

@@ -75,7 +75,7 @@ def _declared(topology: str, extra: str):
 def test_a_declared_credential_is_presented_but_the_expected_tenant_stays_the_vpcs():
     extra = "verify:\n  flows:\n    - {client: b-client, endpoint: tenant-b-saas, credential: tenant-a}\n"
     declared, plan = _declared("multi-tenant", extra)
-    forged = [f for f in _flows(plan, declared) if f.credential]
+    forged = [f for f in _flows(plan, declared) if f.credential == "tenant-a" and f.client == "b-client"]
     assert forged and all(f.tenant == "tenant-b" for f in forged)
     ids = {ep.name: ep.id for ep in plan.endpoints}
     assert {decode(f.forged_header).aws_vpce_id for f in forged} == {ids["tenant-a-saas"]}
@@ -118,3 +118,14 @@ def test_a_client_that_is_no_tenant_must_be_refused():
     spec = _spec(tenant="-")
     assert tenant_check(Run(spec, 403, {"tenant": None, "error": "x"}), "ppv2").status == PASS
     assert tenant_check(Run(spec, 200, {"tenant": "tenant-a"}), "ppv2").status == FAIL
+
+
+def test_every_ppv2_verify_run_sends_one_forged_header_per_tenant_endpoint():
+    text = open("topologies/multi-tenant.yaml").read().replace("acceptance_required: true", "acceptance_required: false")
+    plan = build_plan(parse_topology(text), "t-ten")
+    forged = [f for f in _flows(plan) if f.forged_header]
+    ids = {ep.name: ep.id for ep in plan.endpoints}
+    assert {(f.client, f.tenant, decode(f.forged_header).aws_vpce_id) for f in forged} == {
+        ("a-client", "tenant-a", ids["tenant-b-saas"]), ("b-client", "tenant-b", ids["tenant-c-saas"]),
+        ("c-client", "tenant-c", ids["tenant-a-saas"])}
+    assert not [f for f in _flows(_plan("multi-tenant-auth")) if f.credential]  # mode token: its blind spot is red
