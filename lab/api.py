@@ -16,20 +16,19 @@ def az_fail(lab: str, az: str, targets_only: bool = False, progress=None) -> dic
     """Fail an AZ: stop its targets and (unless targets_only) its NLB nodes; DNS fails over."""
     from lab.apply import azs
 
-    return azs.fail(lab, az, targets_only, _az_runtime(lab, az), progress or (lambda _m: None))
+    return azs.fail(lab, az, targets_only, _az_runtime(lab, az, "fail"), progress or (lambda _m: None))
 
 
 def az_recover(lab: str, az: str, progress=None) -> dict:
     """Bring a failed AZ back: its targets and nodes restart, regional names answer its ENIs again."""
     from lab.apply import azs
 
-    return azs.recover(lab, az, _az_runtime(lab, az), progress or (lambda _m: None))
+    return azs.recover(lab, az, _az_runtime(lab, az, "recover"), progress or (lambda _m: None))
 
 
-def _az_runtime(lab: str, az: str):
-    """Input errors (no such lab or AZ) come before the container engine is even asked."""
+def _az_runtime(lab: str, az: str, action: str):
+    """Input errors (no such lab or AZ, an AZ already failed or not failed) come before the engine is asked."""
     from lab.apply import azs
-    from lab.state.store import LabState
 
-    azs.check_az(LabState(lab).load_plan(), lab, az)
+    azs.check_request(lab, az, action)
     return runtime()

@@ -67,6 +67,21 @@ def check_az(saved: dict, lab: str, az: str) -> None:
                             f"fail an AZ that holds one: {', '.join(with_nodes) or '(none: the lab has no NLB)'}")
 
 
+def check_request(lab: str, az: str, action: str) -> None:
+    """Every input check of `fail` / `recover`, for callers that want them before reaching the engine."""
+    state = LabState(lab)
+    check_az(state.load_plan(), lab, az)
+    _check_state(lab, az, action, failed_azs(state))
+
+
+def _check_state(lab: str, az: str, action: str, failed: dict) -> None:
+    if action == "fail" and az in failed:
+        raise LabInputError("AZ", f"{az} is already failed in lab {lab!r}", f"run `lab az recover --name {lab} {az}` first")
+    if action == "recover" and az not in failed:
+        raise LabInputError("AZ", f"{az} is not failed in lab {lab!r}",
+                            f"fail it first with `lab az fail --name {lab} {az}`; failed now: {', '.join(failed) or 'none'}")
+
+
 def _live_plan(state: LabState, saved: dict) -> Plan:
     from lab.plan.build import build_plan
     from lab.topology.load import parse_topology
@@ -141,15 +156,13 @@ def _wait_dns(plan: Plan, names: dict[str, tuple[str, ...]]) -> float:
     return time.monotonic() - t0
 
 
-def _ctx(state: LabState, plan: Plan, saved: dict, runtime, progress) -> ApplyContext:
-    from lab.privatelink.runtime import known_pids
-
-    pids = known_pids(saved)
+def _ctx(state: LabState, plan: Plan, runtime, progress) -> ApplyContext:
+    """A context on the live lab; each node's PID from the engine (a paused node keeps its PID)."""
+    pids = {}
     for node in plan.nodes:
-        if node.container not in pids and runtime is not None:
-            pid = runtime.pid(node.container)  # restarted since the plan was saved: ask the engine
-            if pid is not None:
-                pids[node.container] = pid
+        pid = runtime.pid(node.container) if runtime is not None else None
+        if pid is not None:
+            pids[node.container] = pid
     return ApplyContext(plan=plan, state=state, progress=progress, runtime=runtime, container_pids=pids)
 
 
@@ -186,13 +199,12 @@ def fail(lab: str, az: str, targets_only: bool = False, runtime=None,
     saved = state.load_plan()
     check_az(saved, lab, az)
     failed = failed_azs(state)
-    if az in failed:
-        raise LabInputError("AZ", f"{az} is already failed in lab {lab!r}", f"run `lab az recover --name {lab} {az}` first")
+    _check_state(lab, az, "fail", failed)
     state.lock()
     try:
         t0 = time.monotonic()
         plan = _live_plan(state, saved)
-        ctx = _ctx(state, plan, saved, runtime, progress)
+        ctx = _ctx(state, plan, runtime, progress)
         targets = _targets_in(plan, az)
         tokens = _tokens(state)
         processes.stop([tokens[a.instance] for a in targets if a.instance in tokens])
@@ -226,14 +238,12 @@ def recover(lab: str, az: str, runtime=None, progress: Callable[[str], None] = _
     saved = state.load_plan()
     check_az(saved, lab, az)
     failed = failed_azs(state)
-    if az not in failed:
-        raise LabInputError("AZ", f"{az} is not failed in lab {lab!r}",
-                            f"fail it first with `lab az fail --name {lab} {az}`; failed now: {', '.join(failed) or 'none'}")
+    _check_state(lab, az, "recover", failed)
     state.lock()
     try:
         t0 = time.monotonic()
         plan = _live_plan(state, saved)
-        ctx = _ctx(state, plan, saved, runtime, progress)
+        ctx = _ctx(state, plan, runtime, progress)
         targets = _targets_in(plan, az)
         tokens = _tokens(state)
         apps.start(ctx, [(a, tokens[a.instance]) for a in targets if a.instance in tokens])
