@@ -147,7 +147,7 @@ class Report:
         if not rows:
             return []
         out = [f"AZ crossings: {len(crossed)} of {len(rows)} flows left their client's AZ"]
-        out += [f"  {c.subject}: {c.message.split(': ', 1)[-1]}" for c in crossed[:20]]
+        out += [f"  {c.subject}: {c.message}" for c in crossed[:20]]
         return out + [""]
 
     def _dns_text(self) -> list[str]:
