@@ -8,6 +8,7 @@ towards addresses the lab's plan names.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import secrets
@@ -206,6 +207,22 @@ class DnsRun:
         return Marks(conns=frozenset({conn_key(UDP, self.local[0], self.local[1], self.spec.resolver, 53)}))
 
 
+# DNS queries are followed by their 5-tuple alone, and VPCs with identical CIDRs share client and
+# resolver addresses: two clients picking the same ephemeral port would make one query's packets
+# show up on the other's link. So the queries of one process take distinct source ports.
+_DNS_PORTS = itertools.count(random.randrange(0, 20000))
+
+
+def _bind_unique(sock: socket.socket, ip: str) -> None:
+    for _ in range(64):
+        try:
+            sock.bind((ip, 32768 + next(_DNS_PORTS) % 28000))
+            return
+        except OSError:
+            continue  # in use by someone else: the next one
+    sock.bind((ip, 0))
+
+
 def dns_query(spec: DnsSpec, timeout: float = 1.0) -> DnsRun:
     """One A query over UDP from inside the client to its VPC's resolver (built and read with scapy)."""
     from scapy.layers.dns import DNS, DNSQR
@@ -215,7 +232,7 @@ def dns_query(spec: DnsSpec, timeout: float = 1.0) -> DnsRun:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.settimeout(timeout)
-        sock.bind((spec.client_ip, 0))
+        _bind_unique(sock, spec.client_ip)
         run.local = sock.getsockname()[:2]
         ident = random.randrange(1, 65536)
         sock.sendto(bytes(DNS(id=ident, rd=1, qd=DNSQR(qname=spec.qname, qtype="A"))), (spec.resolver, 53))
