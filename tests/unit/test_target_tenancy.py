@@ -68,7 +68,8 @@ def _nlb(vpce: str) -> bytes:
 
 
 def _forged(vpce: str) -> bytes:
-    return encode(aws_nlb_header("10.0.1.10", 51000, "10.0.1.200", 80, vpce))
+    """What a client writes into its own payload: byte for byte a header the NLB could have sent."""
+    return _nlb(vpce)
 
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -131,13 +132,6 @@ def test_token_mode_names_the_tenant_of_the_token(header):
 @pytest.mark.parametrize("header", [b"", b"Authorization: Bearer tok-z-00000000\r\n", b"Authorization: Basic dG9rLWE=\r\n"],
                          ids=["missing", "unknown", "not-bearer"])
 def test_token_mode_refuses_a_missing_or_wrong_token_with_401(header):
-    raw = []
-
-    class Keep(Writer):
-        def write(self, data):
-            raw.append(data)
-            super().write(data)
-
     status, body = _serve(token_target(), [b"GET / HTTP/1.0\r\nHost: x\r\n" + header + b"\r\n"])
     assert status == 401 and body["tenant"] is None and body["error"]
 
