@@ -231,3 +231,24 @@ def _pick(wanted: str | None, option: str, choices: dict, lab: str):
             return value
     known = ", ".join(k[0] for k in choices) or "none"
     raise LabInputError(option, f"no {option.lstrip('-')} {wanted!r} in lab {lab!r}", f"use one of: {known}")
+# -- Availability Zones (issue 13 §2): `lab az fail|recover`, lab.apply.azs -------------------------
+def az_fail(lab: str, az: str, targets_only: bool = False, progress=None) -> dict:
+    """Fail an AZ: stop its targets and (unless targets_only) its NLB nodes; DNS fails over."""
+    from lab.apply import azs
+
+    return azs.fail(lab, az, targets_only, _az_runtime(lab, az, "fail"), progress or (lambda _m: None))
+
+
+def az_recover(lab: str, az: str, progress=None) -> dict:
+    """Bring a failed AZ back: its targets and nodes restart, regional names answer its ENIs again."""
+    from lab.apply import azs
+
+    return azs.recover(lab, az, _az_runtime(lab, az, "recover"), progress or (lambda _m: None))
+
+
+def _az_runtime(lab: str, az: str, action: str):
+    """Input errors (no such lab or AZ, an AZ already failed or not failed) come before the engine is asked."""
+    from lab.apply import azs
+
+    azs.check_request(lab, az, action)
+    return runtime()

@@ -101,6 +101,13 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
                             f"{spec.client_link} -> {spec.eni_link} => {spec.node_link} -> {', '.join(hit_targets)}; "
                             f"no other link{_flooded_note(trace)}"))
     checks += _translation_checks(run, trace, ledger, hit_targets)
+    if spec.tenant:  # a multi-tenant lab: was this tenant answered as itself? (lab.verify.tenancy)
+        from lab.verify.tenancy import tenant_check
+
+        checks.append(tenant_check(run, spec.tenancy_mode))
+    from lab.verify.azpath import az_check  # which AZ each hop was in (issue 13: zonal names keep latency low)
+
+    checks.append(az_check(run, hit_targets))
     return checks
 
 

@@ -23,6 +23,7 @@ class Target:
     ip: str
     port: int
     link: str
+    az: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,24 @@ class FlowSpec:
     # A flow by DNS name (lab.verify.names): the name the client resolved to reach eni_ip, and its kind.
     via_name: str = ""
     via_origin: str = ""
+    # A multi-tenant lab (lab.verify.tenancy): the tenant the answer must name ("-": none, refuse),
+    # the credential presented (another tenant's, for a declared `credential:`), and how.
+    tenant: str = ""
+    tenancy_mode: str = ""
+    credential: str = ""
+    auth_token: str = ""
+    forged_header: bytes = b""
+    forged_vpce: str = ""
+    # Which AZ each hop is in, for the AZ-crossing report (lab.verify.azpath).
+    client_az: str = ""
+    node_az: str = ""
 
     @property
     def name(self) -> str:
+        shown = f" (with {self.credential}'s credential)" if self.credential else ""
         if self.via_name:  # the same subject whichever ENI the name resolved to
-            return f"{self.client} -> {self.via_origin} {self.via_name}:{self.port}"
-        return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}"
+            return f"{self.client} -> {self.via_origin} {self.via_name}:{self.port}{shown}"
+        return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}{shown}"
 
 
 @dataclass(frozen=True)
@@ -152,7 +165,11 @@ class _Index:
         return next(ln.name for ln in self.link_by_key.values() if ln.kind == "nlb-target" and ln.owner == container)
 
 
-def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | None, declared: bool) -> list[FlowSpec]:
+def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | None, declared: bool,
+               credential: str | None = None) -> list[FlowSpec]:
+    from lab.verify.tenancy import flow_tenancy
+
+    owner = next((v["OwnerId"] for v in ix.plan["inventory"].get("vpcs", []) if v["VpcId"] == client["VpcId"]), "")
     flows = []
     for eni in ep["enis"]:
         if az is not None and eni["az"] != az:
@@ -164,15 +181,34 @@ def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | N
             if fe["ip"] != eni["ip"] or fe["vpce_id"] != ep["id"] or (port is not None and fe["port"] != port):
                 continue
             backend = next(b for b in node["backends"] if b["name"] == fe["backend"])
-            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"]))
+            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"]),
+                                   ix.instances[s["name"]].get("AvailabilityZone", ""))
                             for s in backend["servers"])
             flows.append(FlowSpec(
                 client["Name"], client["PrivateIpAddress"], client["Netns"], ix.instance_link(client["Name"]),
                 ep["id"], ep["name"], eni["id"], eni["ip"], eni["az"], ix.link_of_eni(eni), fe["port"],
                 node["container"], node["provider_ip"], ix.link_of_node(node["container"]), targets,
                 backend["proxy_protocol_v2"], declared,
-                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked"))
+                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked",
+                **flow_tenancy(ix.plan, client, owner, eni["ip"], fe["port"], credential),
+                client_az=client.get("AvailabilityZone", ""), node_az=node["az"]))
     return flows
+
+
+def _forged_flows(ix: _Index, endpoints: list[dict]) -> list[FlowSpec]:
+    """Tenancy mode ppv2: from each tenant's endpoint, one request carrying a forged PROXY header that
+    names the next tenant's endpoint inside its payload (lab.verify.tenancy): the app must not believe it."""
+    rows = ix.plan["tenancy"]["tenants"]
+    owners = {v["VpcId"]: v["OwnerId"] for v in ix.plan["inventory"].get("vpcs", [])}
+    out: list[FlowSpec] = []
+    for ep in endpoints:
+        clients = ix.consumers(ep["vpc"])
+        mine = [i for i, t in enumerate(rows) if clients and t["account_id"] == owners.get(clients[0]["VpcId"])]
+        if not mine or len(rows) < 2 or not ep["enis"]:
+            continue
+        other = rows[(mine[0] + 1) % len(rows)]["account"]
+        out += _flows_for(ix, clients[0], ep, ep["enis"][0]["az"], None, False, other)[:1]
+    return out
 
 
 def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
@@ -188,6 +224,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
         for ep in endpoints:
             for client in ix.consumers(ep["vpc"]):
                 out.flows += _flows_for(ix, client, ep, None, None, False)
+        if (plan.get("tenancy") or {}).get("mode") == "ppv2":
+            out.flows += _forged_flows(ix, endpoints)
         # Even an endpoint that is not available makes its VPC a consumer that must not reach the provider.
         out.probes += _builtin_probes(ix, plan["endpoints"])
     if declared is not None:
@@ -200,7 +238,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
                 named = declared_name_flows(ix, ep, flow, f"verify.flows[{i}]")
                 out.names += [n for n in named if n not in out.names]
                 continue
-            new = _flows_for(ix, ix.instances[flow.client], ep, flow.az, flow.port, True)
+            new = _flows_for(ix, ix.instances[flow.client], ep, flow.az, flow.port, True,
+                             getattr(flow, "credential", None))
             if not new:
                 out.notes.append(f"declared flow {flow.client} -> {flow.endpoint} has no data path "
                                  f"(endpoint state {ep['state']})")
@@ -240,9 +279,14 @@ def _builtin_probes(ix: _Index, endpoints: list[dict]) -> list[ProbeSpec]:
     probes: list[ProbeSpec] = []
     for vpc in sorted({ep["vpc"] for ep in endpoints}):
         own = _own_vpc_links(ix, vpc)
+        # Address spaces overlap: a provider address that is also an ENI of this VPC (several NLBs
+        # take several addresses at the top of a subnet) reaches that ENI, rightly; not a probe of the provider.
+        own_enis = {eni["ip"] for ep in endpoints if ep["vpc"] == vpc for eni in ep["enis"]}
         for client in ix.consumers(vpc):
             client_link = ix.instance_link(client["Name"])
             for ip, what in provider_addrs:
+                if ip in own_enis:
+                    continue
                 probes += [_probe(client, own, dst_ip=ip, what=what, proto="tcp", port=p) for p in provider_ports]
                 probes.append(_probe(client, own, dst_ip=ip, what=what, proto="icmp", port=None))
             for ep in endpoints:
