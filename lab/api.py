@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.reports.metrics import METRICS_MAX_RECORD_S  # a constant; that module imports lazily too
+from lab.usecases.lifecycle import UpResult  # noqa: F401 - what up() returns
+from lab.usecases.metrics import METRICS_MAX_RECORD_S  # constants and types: those modules import lazily
 from lab.topology.events import CONNECTION_EVENTS  # pure: for the command line's choices
 
 Progress = Callable[[str], None]
@@ -33,17 +33,6 @@ def runtime():
     return get_runtime()
 
 
-@dataclass
-class UpResult:
-    lab: str
-    topology: Path
-    plan: object  # lab.plan.model.Plan
-    seconds: float
-    steps_s: dict[str, float] = field(default_factory=dict)
-    image_source: str | None = None
-    interrupted: int = 0  # Ctrl-Cs that came once the lab was up: counted, and the lab left up
-
-
 def up(topology: str | Path | None = None, name: str = "default", progress: Progress = _quiet) -> UpResult:
     """Validate, plan, preflight, make sure the NLB image exists, bring the lab up, and let the
     control plane announce its endpoints (their subscribers are notified; they may act at once).
@@ -52,44 +41,8 @@ def up(topology: str | Path | None = None, name: str = "default", progress: Prog
     BringUpInterrupted, also a KeyboardInterrupt), or the runtime's and image builder's errors.
     A Ctrl-C after the lab is up leaves it up and is counted in `UpResult.interrupted`.
     """
-    from lab.apply.bringup import sigint_hook
-    from lab.interrupts import sigint_guard
-
-    with sigint_guard() as guard:  # the CLI's, when it installed one around the whole command
-        result = _up(topology, name, progress)
-        sigint_hook("returned")
-    result.interrupted = guard.pending
-    return result
-
-
-def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
-    from lab.apply import bringup
-    from lab.image import ensure_image
-    from lab.plan.build import build_plan
-    from lab.privatelink.lifecycle import lab_is_up
-    from lab.state.store import LabState
-    from lab.topology.load import load_topology, resolve_topology_path
-
-    t0 = time.perf_counter()
-    path = resolve_topology_path(str(topology) if topology is not None else None)
-    plan = build_plan(load_topology(path), name)
-    state = LabState(name)
-    if state.exists():
-        # Before preflight: the namespaces it would find are this lab's own, and its advice
-        # (`ip netns del`) would be wrong for a lab that is simply up.
-        state.create()  # raises the "already exists" input error before any work
-    bringup.preflight(plan)
-    rt = runtime()
-    image = ensure_image(rt.client, progress=progress) if plan.nodes else None
-    if image is not None:
-        progress(f"NLB image {image.tag}: HAProxy {image.haproxy_version} ({image.source})")
-    progress(f"bringing up lab {name!r} from {path}")
-    steps = bringup.bring_up(plan, state, rt, image.tag if image else "", progress, path.read_text())
-    # The lab is up and unlocked, Ctrl-C only counted: a subscriber may act on it at once (the
-    # auto-accept example accepts), and an interrupt can no longer undo it.
-    bringup.sigint_hook("up")
-    lab_is_up(state, progress)
-    return UpResult(name, path, plan, time.perf_counter() - t0, steps, image.source if image else None)
+    from lab.usecases.lifecycle import up as bring_up
+    return bring_up(topology, name, progress)
 
 
 def down(name: str = "default", progress: Progress = _quiet):
@@ -360,26 +313,26 @@ def link_show(lab: str, link: str | None = None) -> list[dict]:
 
     return show_links(lab, link)
 # --- lab graph and lab usage (issue 16: see the lab, and what it would cost on AWS) ------------
-# Drawing and pricing are pure (lab.graph, lab.usage); lab.reports gathers from the live lab.
+# Drawing and pricing are pure (lab.graph, lab.usage); lab.usecases gathers from the live lab.
 
 def graph(name: str = "default", topology: str | None = None, flows: bool = False):
     """The lab as a `lab.graph.Graph`: a topology file's planned state when `topology` is given,
     else the live lab `name` (endpoint states, target health, missing parts), with the flows of its
     last `lab verify` overlaid when `flows`."""
-    from lab.reports.graph import graph as build
+    from lab.usecases.graph import graph as build
     return build(name, topology, flows)
 
 
 def render_graph(graph_, fmt: str) -> bytes:
     """A Graph as svg | png | dot | mermaid | json bytes (svg and png are laid out by Graphviz's `dot`)."""
-    from lab.reports.graph import render_graph as render
+    from lab.usecases.graph import render_graph as render
     return render(graph_, fmt)
 
 
 def usage(name: str = "default", prices: str | None = None, now: float | None = None) -> dict:
     """What lab `name` would have cost on AWS so far (endpoint-hours per ENI, GB processed) and a
     projected month at the observed rate, priced from `prices` (default: lab/usage/prices.yaml)."""
-    from lab.reports.usage import usage as report
+    from lab.usecases.usage import usage as report
     return report(name, prices, now)
 
 
@@ -389,7 +342,7 @@ def usage(name: str = "default", prices: str | None = None, now: float | None = 
 
 def metrics_sample(name: str = "default"):
     """Read every series now and keep the sample in the lab's metrics.sqlite: (time, {Series: value})."""
-    from lab.reports.metrics import metrics_sample as sample
+    from lab.usecases.metrics import metrics_sample as sample
     return sample(name)
 
 
@@ -397,5 +350,28 @@ def metrics(name: str = "default", endpoint: str | None = None, service: str | N
             record_s: float = 0.0, interval_s: float = 10.0, progress=None) -> dict:
     """Statistics of every series over the last `since_s` seconds, after taking a sample now (and,
     with `record_s`, one every `interval_s` seconds for that long, bounded by METRICS_MAX_RECORD_S)."""
-    from lab.reports.metrics import metrics as run
+    from lab.usecases.metrics import metrics as run
     return run(name, endpoint, service, since_s, record_s, interval_s, progress)
+
+
+# -- Availability Zones (issue 13 §2): `lab az fail|recover`, lab.apply.azs -------------------------
+def az_fail(lab: str, az: str, targets_only: bool = False, progress=None) -> dict:
+    """Fail an AZ: stop its targets and (unless targets_only) its NLB nodes; DNS fails over."""
+    from lab.apply import azs
+
+    return azs.fail(lab, az, targets_only, _az_runtime(lab, az, "fail"), progress or (lambda _m: None))
+
+
+def az_recover(lab: str, az: str, progress=None) -> dict:
+    """Bring a failed AZ back: its targets and nodes restart, regional names answer its ENIs again."""
+    from lab.apply import azs
+
+    return azs.recover(lab, az, _az_runtime(lab, az, "recover"), progress or (lambda _m: None))
+
+
+def _az_runtime(lab: str, az: str, action: str):
+    """Input errors (no such lab or AZ, an AZ already failed or not failed) come before the engine is asked."""
+    from lab.apply import azs
+
+    azs.check_request(lab, az, action)
+    return runtime()

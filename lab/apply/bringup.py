@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from lab.apply import dns, firewall, impair, links, netns, nodes, processes
+from lab.apply import apps, dns, firewall, impair, links, netns, nodes, processes
 from lab.apply.context import ApplyContext, Progress
 from lab.interrupts import sigint_guard
 from lab.apply.teardown import teardown
@@ -37,8 +35,7 @@ from lab.topology.errors import LabInputError, LabSystemError
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
 STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs", "firewall", "impair", "config")
-# The program behind each `app:` an instance may run (started in its namespace by _targets).
-APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.apps.webhook_receiver"}
+APP_MODULES = apps.APP_MODULES  # the program behind each `app:` (lab.apply.apps starts them)
 
 
 class BringUpError(LabSystemError, RuntimeError):
@@ -203,17 +200,8 @@ def _targets(ctx: ApplyContext) -> None:
     for app in ctx.plan.apps:
         token = processes.new_token(ctx.plan.lab, f"target:{app.instance}")
         ctx.state.journal.record("process", token=token, instance=app.instance)
-        argv = [sys.executable, "-m", APP_MODULES[app.kind], "--name", app.instance, "--az", app.az,
-                "--port", str(app.port), "--owner-token", token]
-        pid = processes.spawn(argv, netns.netns_path(app.netns), ctx.state.log_dir() / f"{app.instance}.log")
-        started.append((pid, app))
-    deadline = time.monotonic() + 10
-    for pid, app in started:
-        while not processes.listening(f"/proc/{pid}", None, app.port):
-            if time.monotonic() > deadline or not Path(f"/proc/{pid}").exists():
-                log = (ctx.state.log_dir() / f"{app.instance}.log").read_text()[-2000:]
-                raise RuntimeError(f"demo target on {app.instance} did not start listening on :{app.port}:\n{log}")
-            time.sleep(0.01)
+        started.append((app, token))
+    apps.start(ctx, started)
 
 
 def _legs(ctx: ApplyContext) -> None:

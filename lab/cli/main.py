@@ -36,6 +36,7 @@ def cli() -> None:
 
 def _register() -> None:
     from lab.cli import (
+        az_cmd,
         dns_cmd,
         doctor_cmd,
         endpoint_cmd,
@@ -61,6 +62,7 @@ def _register() -> None:
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg, link_cmd.link,  # each VPC's resolver, security groups on ENIs, impairments
         graph_cmd.graph, usage_cmd.usage, metrics_cmd.metrics,  # see the lab, what it costs, its metrics
+        az_cmd.az,  # Availability Zones fail and recover
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )
     for command in commands:

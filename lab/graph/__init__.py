@@ -1,7 +1,7 @@
 """The lab as a picture: plan + live observations -> `Graph` (pure data) -> DOT, SVG, PNG, Mermaid, JSON.
 
 Layer: above lab.state (it reads plan dicts and takes what was observed as plain data), below
-lab.api, whose lab.reports.graph gathers the observations (lab.apply.observe, the last `lab verify`).
+lab.api, whose lab.usecases.graph gathers the observations (lab.apply.observe, the last `lab verify`).
 May import: lab.plan, lab.topology and the pure libraries; not lab.apply, lab.privatelink or
 lab.verify (peers or below-but-live: observations come in as data).
 """

@@ -38,6 +38,7 @@ from lab.plan.model import (
 )
 from lab.plan.names import LAB_NAME_RE, check_lab_name  # noqa: F401 - re-exported
 from lab.plan.security import plan_security
+from lab.plan.tenancy import plan_tenancy
 from lab.topology.model import LoadBalancer, Topology
 
 NO_IPV6 = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
@@ -119,6 +120,7 @@ class _Builder:
         self.plan.inventory = dict(self.inv)
         plan_dns(self.topo, self.plan)
         plan_security(self.topo, self.plan)
+        plan_tenancy(self.topo, self.plan)
         return self.plan
 
     def add_vpc(self, vpc) -> None:

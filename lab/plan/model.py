@@ -131,6 +131,12 @@ class App:
     port: int
     az: str
     vpc: str
+    # Filled in by lab.plan.tenancy for demo targets: every port it listens on (its own and every
+    # target group's that sends to it), the ones that receive PROXY v2, and the tenant table.
+    ports: tuple[int, ...] = ()
+    ppv2_ports: tuple[int, ...] = ()
+    tenancy: str = ""  # "", token, port or ppv2
+    tenants: tuple[tuple[str, str], ...] = ()  # (token | port | endpoint ID, tenant) pairs
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,7 @@ class Plan:
     security_groups: list = field(default_factory=list)  # lab.plan.security.SecurityGroupPlan
     eni_guards: list = field(default_factory=list)  # lab.plan.security.EniGuard, one per endpoint ENI
     impairments: list = field(default_factory=list)  # lab.plan.impair.LinkImpairment, one per impaired link
+    tenancy: dict = field(default_factory=dict)  # lab.plan.tenancy: the mode and tenants, for lab verify
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -125,7 +125,8 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 
 # Examples for the patterns in the schema: a regular expression alone is a poor fix hint.
 PATTERN_EXAMPLES = {r"^[a-z]{2}-[a-z]+-[0-9]$": "us-east-1", r"^[a-z]{2}-[a-z]+-[0-9][a-z]$": "us-east-1a",
-                    r"^[a-z0-9]+-az[0-9]+$": "use1-az1"}
+                    r"^[a-z0-9]+-az[0-9]+$": "use1-az1",
+                    r"^[A-Za-z0-9._~+/=-]{8,128}$": "tok-a-7Qx2mN4p"}  # tenancy tokens: 8-128 characters
 
 
 def _first_error(err: ValidationError) -> TopologyError:

@@ -259,6 +259,10 @@ class VerifyFlow(Strict):
     # `zonal`, or a name the lab serves for it (the generated names, its private DNS name, an alias).
     # Which names a lab serves is known only once planned, so lab/verify/spec.py checks it.
     name: str | None = None
+    # Multi-tenant labs: present this tenant's credential (an account of `tenancy.tenants`) instead
+    # of the client's own: mode token sends its API token, mode ppv2 a forged PROXY header naming
+    # its endpoint inside the payload. The tenant check still expects the client's own tenant.
+    credential: str | None = None
 
 
 class VerifyIsolation(Strict):
@@ -308,6 +312,23 @@ class Impairment(Strict):
         if self.jitter is not None and self.delay is None:
             raise ValueError("jitter needs a delay to vary; fix: add delay (e.g. delay: 20ms)")
         return self
+TOKEN_RE = r"^[A-Za-z0-9._~+/=-]{8,128}$"  # an RFC 6750 bearer token, 8-128 characters
+
+
+class Tenant(Strict):
+    """One customer of a multi-tenant service: an account of `accounts:`, and how the app knows it."""
+
+    account: str
+    endpoint: str | None = None  # mode ppv2: the endpoint whose ID (TLV 0xEA) names this tenant
+    port: Port | None = None  # mode port: the target port the tenant's own NLB forwards to
+    token: Annotated[str, Field(pattern=TOKEN_RE)] | None = None  # mode token: the tenant's API token
+
+
+class Tenancy(Strict):
+    """How the demo targets tell tenants apart (the talk's three multi-tenant modes)."""
+
+    mode: Literal["token", "port", "ppv2"]
+    tenants: Annotated[list[Tenant], Field(min_length=1, max_length=64)]
 
 
 class Topology(Strict):
@@ -322,3 +343,4 @@ class Topology(Strict):
     peerings: list[Peering] = []
     impairments: list[Impairment] = []
     verify: VerifySpec = VerifySpec()
+    tenancy: Tenancy | None = None  # lab.plan.tenancy; checked by lab.topology.tenancy

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from lab.topology.errors import TopologyError
 from lab.topology.model import Topology, Vpc
+from lab.topology.tenancy import check_tenancy
 
 ENDPOINTS_PER_VPC = 50  # AWS's default quota of interface endpoints per VPC
 
@@ -37,6 +38,7 @@ def check_rules(topo: Topology) -> None:
     _check_security_groups(topo)
     _check_endpoint_dns(topo)
     _check_verify(topo)
+    check_tenancy(topo)  # the multi-tenant modes (lab.topology.tenancy)
 
 
 def _unique(items: Iterable[tuple[str, str]], what: str, fix: str = "give each one its own name") -> None:

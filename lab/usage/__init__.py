@@ -1,5 +1,5 @@
 """What a lab would cost on AWS: endpoint-hours per ENI and GB processed, priced from prices.yaml
-(meter, pricing). Pure; lab.reports.usage gathers the counters from a live lab.
+(meter, pricing). Pure; lab.usecases.usage gathers the counters from a live lab.
 
 May import: lab.topology (its errors) and the pure libraries.
 """

@@ -15,6 +15,7 @@ class Target:
     ip: str
     port: int
     link: str
+    az: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,24 @@ class FlowSpec:
     # A flow by DNS name (lab.verify.names): the name the client resolved to reach eni_ip, and its kind.
     via_name: str = ""
     via_origin: str = ""
+    # A multi-tenant lab (lab.verify.tenancy): the tenant the answer must name ("-": none, refuse),
+    # the credential presented (another tenant's, for a declared `credential:`), and how.
+    tenant: str = ""
+    tenancy_mode: str = ""
+    credential: str = ""
+    auth_token: str = ""
+    forged_header: bytes = b""
+    forged_vpce: str = ""
+    # Which AZ each hop is in, for the AZ-crossing report (lab.verify.azpath).
+    client_az: str = ""
+    node_az: str = ""
 
     @property
     def name(self) -> str:
+        shown = f" (with {self.credential}'s credential)" if self.credential else ""
         if self.via_name:  # the same subject whichever ENI the name resolved to
-            return f"{self.client} -> {self.via_origin} {self.via_name}:{self.port}"
-        return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}"
+            return f"{self.client} -> {self.via_origin} {self.via_name}:{self.port}{shown}"
+        return f"{self.client} -> {self.endpoint}@{self.az} {self.eni_ip}:{self.port}{shown}"
 
 
 @dataclass(frozen=True)
@@ -137,8 +150,13 @@ class Index:
         return next(ln.name for ln in self.link_by_key.values() if ln.kind == "nlb-target" and ln.owner == container)
 
 
-def flows_for(ix: Index, client: dict, ep: dict, az: str | None, port: int | None, declared: bool) -> list[FlowSpec]:
-    """The flows from `client` to each ENI of `ep` (in `az`, on `port`, when given), one per listener."""
+def flows_for(ix: Index, client: dict, ep: dict, az: str | None, port: int | None, declared: bool,
+               credential: str | None = None) -> list[FlowSpec]:
+    """The flows from `client` to each ENI of `ep` (in `az`, on `port`, when given), one per listener;
+    `credential`: present another tenant's (lab.verify.tenancy)."""
+    from lab.verify.tenancy import flow_tenancy
+
+    owner = next((v["OwnerId"] for v in ix.plan["inventory"].get("vpcs", []) if v["VpcId"] == client["VpcId"]), "")
     flows = []
     for eni in ep["enis"]:
         if az is not None and eni["az"] != az:
@@ -150,12 +168,15 @@ def flows_for(ix: Index, client: dict, ep: dict, az: str | None, port: int | Non
             if fe["ip"] != eni["ip"] or fe["vpce_id"] != ep["id"] or (port is not None and fe["port"] != port):
                 continue
             backend = next(b for b in node["backends"] if b["name"] == fe["backend"])
-            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"]))
+            targets = tuple(Target(s["name"], s["ip"], s["port"], ix.instance_link(s["name"]),
+                                   ix.instances[s["name"]].get("AvailabilityZone", ""))
                             for s in backend["servers"])
             flows.append(FlowSpec(
                 client["Name"], client["PrivateIpAddress"], client["Netns"], ix.instance_link(client["Name"]),
                 ep["id"], ep["name"], eni["id"], eni["ip"], eni["az"], ix.link_of_eni(eni), fe["port"],
                 node["container"], node["provider_ip"], ix.link_of_node(node["container"]), targets,
                 backend["proxy_protocol_v2"], declared,
-                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked"))
+                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked",
+                **flow_tenancy(ix.plan, client, owner, eni["ip"], fe["port"], credential),
+                client_az=client.get("AvailabilityZone", ""), node_az=node["az"]))
     return flows

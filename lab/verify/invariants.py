@@ -16,32 +16,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from dataclasses import dataclass, field
 
 from lab.ppv2.aws import differences_from_aws
 
+from lab.verify.checks import FAIL, PASS, SKIP, WARN, Check  # noqa: F401 - re-exported: the verdicts
 from lab.verify.ledger import Ledger, Trace
 from lab.plan.links import BETWEEN, CONSUMER, OTHER, PROVIDER
 from lab.verify.packets import ICMP, ICMP_ECHO_REPLY, ICMP_ERRORS, ConnKey, conn_text
 from lab.verify.traffic import FlowRun, ProbeRun
-
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
-
-
-@dataclass
-class Check:
-    category: str
-    subject: str
-    status: str
-    message: str
-    links: list[str] = field(default_factory=list)  # the links at fault, most telling first
-    evidence: str = ""  # packets, as text
-    leak: bool = False  # the links at fault carried traffic they must never carry (vs. a missing answer)
-
-    def to_dict(self) -> dict:
-        return {"category": self.category, "subject": self.subject, "status": self.status,
-                "message": self.message, "links": self.links, "evidence": self.evidence, "leak": self.leak}
-
 
 def _kind(ledger: Ledger, name: str) -> str:
     return ledger.links[name].kind if name in ledger.links else "?"
@@ -101,6 +83,13 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
                             f"{spec.client_link} -> {spec.eni_link} => {spec.node_link} -> {', '.join(hit_targets)}; "
                             f"no other link{_flooded_note(trace)}"))
     checks += _translation_checks(run, trace, ledger, hit_targets)
+    if spec.tenant:  # a multi-tenant lab: was this tenant answered as itself? (lab.verify.tenancy)
+        from lab.verify.tenancy import tenant_check
+
+        checks.append(tenant_check(run, spec.tenancy_mode))
+    from lab.verify.azpath import az_check  # which AZ each hop was in (issue 13: zonal names keep latency low)
+
+    checks.append(az_check(run, hit_targets))
     return checks
 
 

@@ -75,7 +75,8 @@ class Report:
         if ledger:
             out += ["Links (each captured on its router end; a veth's two ends carry the same frames)",
                     self.ledger.text(), ""]
-        out += self._flows_text() + self._names_text() + self._dns_text() + self._probes_text() + self._other_text()
+        out += self._flows_text() + self._names_text() + self._az_text() + self._dns_text() + self._probes_text() \
+            + self._other_text()
         if self.notes:
             out += ["Notes"] + [f"  {n}" for n in self.notes] + [""]
         out += self._failures_text()
@@ -137,6 +138,16 @@ class Report:
                 if c.subject == s.name or c.subject == s.name + " (target's view)":
                     label = c.category + (" (target's view)" if c.subject.endswith("(target's view)") else "")
                     out.append(f"    {MARK[c.status]} {label:<22} {c.message}")
+        return out + [""]
+
+    def _az_text(self) -> list[str]:
+        """How many flows stayed in their client's AZ (lab.verify.azpath), and which crossed where."""
+        rows = [c for c in self.checks if c.category == "az"]
+        crossed = [c for c in rows if "crossed AZs" in c.message]
+        if not rows:
+            return []
+        out = [f"AZ crossings: {len(crossed)} of {len(rows)} flows left their client's AZ"]
+        out += [f"  {c.subject}: {c.message}" for c in crossed[:20]]
         return out + [""]
 
     def _dns_text(self) -> list[str]:
@@ -227,6 +238,7 @@ class Report:
                        "eni": r.spec.eni_ip, "port": r.spec.port, "expect": r.spec.expect,
                        "local": list(r.local) if r.local else None, "status": r.status, "error": r.error,
                        "token": r.token, "links": sorted(r.trace.link_names) if r.trace else [],
+                       "az_path": getattr(r, "az_path", None),
                        **self._flow_detail(r)} for r in self.flows],
             "probes": [{"name": r.spec.name, "proto": r.spec.proto, "port": r.spec.port, "answer": r.answer,
                         "extra_links": r.extra_links} for r in self.probes],
@@ -237,6 +249,7 @@ class Report:
                             "problem": r.problem, "status": r.flow.status if r.flow else None,
                             "local": list(r.flow.local) if r.flow and r.flow.local else None,
                             "links": sorted(r.flow.trace.link_names) if r.flow and r.flow.trace else [],
+                            "az_path": getattr(r.flow, "az_path", None) if r.flow else None,
                             "verdict": self._worst(r.spec.name)} for r in self.names],
             "dns": [{"name": r.spec.name, "qname": r.spec.qname, "answers": list(r.answers), "error": r.error}
                     for r in self.dns],

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.verify.flows import DnsSpec, FlowSpec, Index, ProbeSpec, Target, flows_for, sg_admits
 from lab.plan.links import PROVIDER, Link
+from lab.verify.flows import DnsSpec, FlowSpec, Index, ProbeSpec, Target, flows_for, sg_admits
 
 __all__ = ["DnsSpec", "FlowSpec", "ProbeSpec", "Target", "VerifyPlan", "build", "sg_admits"]
 
@@ -29,6 +29,22 @@ class VerifyPlan:
     notes: list[str] = field(default_factory=list)
 
 
+def _forged_flows(ix: Index, endpoints: list[dict]) -> list[FlowSpec]:
+    """Tenancy mode ppv2: from each tenant's endpoint, one request carrying a forged PROXY header that
+    names the next tenant's endpoint inside its payload (lab.verify.tenancy): the app must not believe it."""
+    rows = ix.plan["tenancy"]["tenants"]
+    owners = {v["VpcId"]: v["OwnerId"] for v in ix.plan["inventory"].get("vpcs", [])}
+    out: list[FlowSpec] = []
+    for ep in endpoints:
+        clients = ix.consumers(ep["vpc"])
+        mine = [i for i, t in enumerate(rows) if clients and t["account_id"] == owners.get(clients[0]["VpcId"])]
+        if not mine or len(rows) < 2 or not ep["enis"]:
+            continue
+        other = rows[(mine[0] + 1) % len(rows)]["account"]
+        out += flows_for(ix, clients[0], ep, ep["enis"][0]["az"], None, False, other)[:1]
+    return out
+
+
 def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
     """The flows and probes of one verify run. `declared` is the topology's VerifySpec (or None)."""
     ix = Index(plan, links)
@@ -42,6 +58,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
         for ep in endpoints:
             for client in ix.consumers(ep["vpc"]):
                 out.flows += flows_for(ix, client, ep, None, None, False)
+        if (plan.get("tenancy") or {}).get("mode") == "ppv2":
+            out.flows += _forged_flows(ix, endpoints)
         # Even an endpoint that is not available makes its VPC a consumer that must not reach the provider.
         out.probes += _builtin_probes(ix, plan["endpoints"])
     if declared is not None:
@@ -54,7 +72,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
                 named = declared_name_flows(ix, ep, flow, f"verify.flows[{i}]")
                 out.names += [n for n in named if n not in out.names]
                 continue
-            new = flows_for(ix, ix.instances[flow.client], ep, flow.az, flow.port, True)
+            new = flows_for(ix, ix.instances[flow.client], ep, flow.az, flow.port, True,
+                             getattr(flow, "credential", None))
             if not new:
                 out.notes.append(f"declared flow {flow.client} -> {flow.endpoint} has no data path "
                                  f"(endpoint state {ep['state']})")
@@ -94,9 +113,14 @@ def _builtin_probes(ix: Index, endpoints: list[dict]) -> list[ProbeSpec]:
     probes: list[ProbeSpec] = []
     for vpc in sorted({ep["vpc"] for ep in endpoints}):
         own = _own_vpc_links(ix, vpc)
+        # Address spaces overlap: a provider address that is also an ENI of this VPC (several NLBs
+        # take several addresses at the top of a subnet) reaches that ENI, rightly; not a probe of the provider.
+        own_enis = {eni["ip"] for ep in endpoints if ep["vpc"] == vpc for eni in ep["enis"]}
         for client in ix.consumers(vpc):
             client_link = ix.instance_link(client["Name"])
             for ip, what in provider_addrs:
+                if ip in own_enis:
+                    continue
                 probes += [_probe(client, own, dst_ip=ip, what=what, proto="tcp", port=p) for p in provider_ports]
                 probes.append(_probe(client, own, dst_ip=ip, what=what, proto="icmp", port=None))
             for ep in endpoints:

@@ -8,6 +8,7 @@ towards addresses the lab's plan names.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import secrets
@@ -75,6 +76,9 @@ def http(ns_path: str, client_ip: str, dst_ip: str, port: int, *, spec: FlowSpec
     """One HTTP/1.0 request from inside a namespace, carrying a token the capture can follow
     (`host`: the Host header, when the address came from a name; default the address)."""
     run = FlowRun(spec, token or new_token(), client_ip, (dst_ip, port))
+    # A multi-tenant flow presents a credential: an API token, or a forged PROXY header (lab.verify.tenancy).
+    auth = f"Authorization: Bearer {spec.auth_token}\r\n" if spec is not None and spec.auth_token else ""
+    prefix = spec.forged_header if spec is not None else b""
     t0 = time.monotonic()
     with netns.entered(ns_path):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -84,8 +88,8 @@ def http(ns_path: str, client_ip: str, dst_ip: str, port: int, *, spec: FlowSpec
         run.local = sock.getsockname()[:2]
         sock.connect((dst_ip, port))
         request = (f"GET /{run.token} HTTP/1.0\r\nHost: {host or dst_ip}\r\nUser-Agent: lab-verify\r\n"
-                   f"X-Lab-Verify: {run.token}\r\n\r\n")
-        sock.sendall(request.encode())
+                   f"X-Lab-Verify: {run.token}\r\n{auth}\r\n")
+        sock.sendall(prefix + request.encode())
         chunks, size = [], 0
         deadline = t0 + timeout
         while size < MAX_RESPONSE and time.monotonic() < deadline:
@@ -204,6 +208,22 @@ class DnsRun:
         return Marks(conns=frozenset({conn_key(UDP, self.local[0], self.local[1], self.spec.resolver, 53)}))
 
 
+# DNS queries are followed by their 5-tuple alone, and VPCs with identical CIDRs share client and
+# resolver addresses: two clients picking the same ephemeral port would make one query's packets
+# show up on the other's link. So the queries of one process take distinct source ports.
+_DNS_PORTS = itertools.count(random.randrange(0, 20000))
+
+
+def _bind_unique(sock: socket.socket, ip: str) -> None:
+    for _ in range(64):
+        try:
+            sock.bind((ip, 32768 + next(_DNS_PORTS) % 28000))
+            return
+        except OSError:
+            continue  # in use by someone else: the next one
+    sock.bind((ip, 0))
+
+
 def dns_query(spec: DnsSpec, timeout: float = 1.0) -> DnsRun:
     """One A query over UDP from inside the client to its VPC's resolver (built and read with scapy)."""
     from scapy.layers.dns import DNS, DNSQR
@@ -213,7 +233,7 @@ def dns_query(spec: DnsSpec, timeout: float = 1.0) -> DnsRun:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.settimeout(timeout)
-        sock.bind((spec.client_ip, 0))
+        _bind_unique(sock, spec.client_ip)
         run.local = sock.getsockname()[:2]
         ident = random.randrange(1, 65536)
         sock.sendto(bytes(DNS(id=ident, rd=1, qd=DNSQR(qname=spec.qname, qtype="A"))), (spec.resolver, 53))

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.root
 ROOT = Path(__file__).resolve().parents[2]
 BARE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # sudo's secure_path
 # What `lab verify` must say of each built-in topology; a new one must be added here (see below).
-VERDICTS = {"basic": (0, "PASSED"), "leaky": (1, "peering/leak"), "multi-tenant": (0, "PASSED")}
+VERDICTS = {"basic": (0, "PASSED"), "leaky": (1, "peering/leak"), "multi-tenant": (0, "PASSED"),
+            "multi-tenant-auth": (0, "PASSED"), "multi-tenant-ports": (0, "PASSED")}
 ALLOWED = {"tenant-a-saas": "available", "tenant-b-saas": "available", "tenant-c-saas": "pendingAcceptance"}
 
 

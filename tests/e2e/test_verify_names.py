@@ -78,7 +78,7 @@ def test_flows_by_name_pass_on_the_default_lab(lab) -> None:
             assert len(run.answers) == 1
         mine = {c.category: c for c in report.checks if c.subject == run.spec.name}
         assert {k: c.status for k, c in mine.items()} == {"name": "pass", "path": "pass", "ppv2": "pass",
-                                                          "snat": "pass"}, text
+                                                          "snat": "pass", "az": "pass"}, text
         # The PROXY header names the very ENI the name resolved to.
         assert f"-> {run.chosen}:80, TLV 0xEA {lab.endpoint('web-endpoint')['VpcEndpointId']}" in mine["ppv2"].message
         assert mine["path"].message.startswith(f"consumer-subnet/{run.spec.client} -> endpoint-eni/web-endpoint@")

@@ -48,7 +48,7 @@ LAYERS: tuple[Layer, ...] = (
     layer("apply", "apply", "image", "apps"),
     layer("control plane, verification, host checks, rendering", "privatelink", "verify", "doctor", "graph",
           "metrics", "usage"),
-    layer("front door", "api", "reports"),
+    layer("front door", "api", "usecases"),
     # A lab as a Python object for tests, and the pytest plugin: they bring labs up through the front
     # door and read verification's captures. They stay in lab/verify (the pytest11 entry point names
     # the plugin's module there) but sit above lab.api, like any other client that is not the CLI.
@@ -60,7 +60,7 @@ LAYERS: tuple[Layer, ...] = (
 ALLOWED_PEERS: frozenset[tuple[str, str]] = frozenset({
     ("image", "apply"),  # the image builder talks to the engine through the one runtime factory
     ("verify.pytest_plugin", "verify.session"),  # the fixtures hand out LabHandles
-    ("api", "reports"),  # the front door's calls for graph, usage and metrics are wrappers over lab.reports
+    ("api", "usecases"),  # the front door's bigger calls (up, graph, usage, metrics) are bodies in lab.usecases
 })
 
 # Edges left out of the cycle check: a lazy import inside a function, there for import cost.

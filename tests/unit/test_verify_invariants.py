@@ -94,7 +94,9 @@ def test_a_clean_flow_passes_every_check(basic) -> None:
     vpce = plan["endpoints"][0]["id"]
     checks = judge(plan, links, flow_frames(vpce), run_for(plan, links, vpce))
     assert {k: c.status for k, c in checks.items()} == {
-        ("path", False): "pass", ("ppv2", False): "pass", ("snat", False): "pass", ("ppv2", True): "pass"}
+        ("path", False): "pass", ("ppv2", False): "pass", ("snat", False): "pass", ("ppv2", True): "pass",
+        ("az", False): "pass"}
+    assert "stayed in us-east-1a" in checks[("az", False)].message  # client, ENI, node and target all in 1a
     assert f"{C_LINK} -> {E_LINK} => {N_LINK} -> {T_LINK}" in checks[("path", False)].message
     assert vpce in checks[("ppv2", False)].message and "CRC32C ok" in checks[("ppv2", False)].message
 

@@ -99,6 +99,14 @@ class ContainerRuntime(ABC):
     def kill(self, name: str, signal: str = "SIGKILL") -> None:
         """Signal the node's init (fault tests: kill an AZ's NLB node). Raises :class:`NodeNotFound`."""
 
+    def pause(self, name: str) -> None:
+        """Freeze the node's processes (`lab az fail`: the AZ's NLB node stops); its namespace stays."""
+        raise ContainerRuntimeError(f"{name}: this runtime cannot pause a node")
+
+    def unpause(self, name: str) -> None:
+        """Thaw a paused node (`lab az recover`); no error if it is not paused."""
+        raise ContainerRuntimeError(f"{name}: this runtime cannot unpause a node")
+
     @abstractmethod
     def remove(self, name: str) -> None:
         """Force-remove; no error if it is already gone (teardown must be re-runnable)."""

@@ -170,6 +170,20 @@ class DockerRuntime(ContainerRuntime):
         except APIError as e:
             raise ContainerRuntimeError(f"{name}: kill {signal} failed: {e.explanation or e}") from e
 
+    def pause(self, name: str) -> None:
+        try:
+            self._get(name).pause()
+        except APIError as e:
+            raise ContainerRuntimeError(f"{name}: pause failed: {e.explanation or e}") from e
+
+    def unpause(self, name: str) -> None:
+        container = self._get(name)
+        if container.attrs.get("State", {}).get("Paused"):
+            try:
+                container.unpause()
+            except APIError as e:
+                raise ContainerRuntimeError(f"{name}: unpause failed: {e.explanation or e}") from e
+
     def remove(self, name: str) -> None:
         try:
             self.client.containers.get(name).remove(force=True)
