@@ -13,7 +13,7 @@ from lab.ppv2 import decode
 from lab.topology.load import load_topology, parse_topology
 from lab.verify import spec as vspec
 from lab.verify.invariants import FAIL, PASS
-from lab.verify.links import links_from_plan
+from lab.plan.links import links_from_plan
 from lab.verify.tenancy import tenant_check
 
 MODES = {"multi-tenant-auth": "token", "multi-tenant-ports": "port", "multi-tenant": "ppv2"}
