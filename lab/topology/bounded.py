@@ -102,7 +102,7 @@ class BoundedLoader(yaml.SafeLoader):
     def _count(self, values: int, mark: Any) -> None:
         self._values += values
         if self._values > MAX_VALUES:
-            raise TopologyError(_at(mark), f"the file has more than {MAX_VALUES} values (an alias counts each time "
+            raise TopologyError(_at(mark), f"the file has more than {MAX_VALUES:,} values (an alias counts each time "
                                 "it is used)", "a topology needs far fewer: remove repeated or generated content")
 
     def compose_node(self, parent: Any, index: Any) -> yaml.Node:
@@ -208,6 +208,8 @@ def load_yaml(text: str, source: str) -> Any:
         if err.context == "expected a single document in the stream":
             raise TopologyError(where, "a second YAML document starts here", "keep one document (no second ---) "
                                 "in a topology file") from None
+        if err.problem == "found unhashable key":
+            raise TopologyError(where, "a list or mapping is used as a key", "write a plain name before the ':'") from None
         # A duplicate anchor's problem is just "second occurrence"; its context names the anchor.
         problem = (err.context or "").split(";")[0] if err.problem == "second occurrence" else err.problem
         raise TopologyError(where, f"not valid YAML ({_one_line(problem or '')})", "check indentation and quoting there") from None
