@@ -21,7 +21,8 @@ from lab.topology.errors import TopologyError, format_path
 from lab.topology.model import Topology
 from lab.topology.rules import check_rules
 
-__all__ = ["MAX_FILE_BYTES", "builtin_topologies", "load_topology", "parse_topology", "resolve_topology_path"]
+__all__ = ["MAX_FILE_BYTES", "builtin_topologies", "load_topology", "parse_topology", "read_topology_text",
+           "resolve_topology_path"]
 
 DEFAULT_TOPOLOGY = "basic"
 
@@ -49,12 +50,17 @@ def resolve_topology_path(ref: str | None) -> Path:
 
 def load_topology(ref: str | Path | None = None) -> Topology:
     path = resolve_topology_path(str(ref) if ref is not None else None)
-    raw = read_bounded(path)  # at most 1 MiB + 1 byte, also from a device or a pipe
+    return parse_topology(read_topology_text(path), source=str(path))
+
+
+def read_topology_text(path: Path) -> str:
+    """The file's text, read once: at most 1 MiB + 1 byte, also from a device or a pipe (which
+    cannot be read twice, so `lab up` keeps this text rather than reading the path again)."""
+    raw = read_bounded(path)
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise TopologyError(str(path), f"not UTF-8 text (byte {err.start})", "save the file as UTF-8 YAML") from None
-    return parse_topology(text, source=str(path))
 
 
 def parse_topology(text: str, source: str = "<topology>") -> Topology:
