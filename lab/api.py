@@ -9,3 +9,9 @@ from __future__ import annotations
 from lab.apply.api import UpResult, down, load_plan, runtime, up
 
 __all__ = ["UpResult", "down", "load_plan", "runtime", "up"]
+
+
+# -- labs that are up (issue 10: `lab down --name typo` names them, as `lab verify` does) ----------
+from lab.state.store import labs_up_text  # noqa: E402
+
+__all__ += ["labs_up_text"]
