@@ -252,3 +252,7 @@ def _az_runtime(lab: str, az: str, action: str):
 
     azs.check_request(lab, az, action)
     return runtime()
+# -- labs that are up (issue 10: `lab down --name typo` names them, as `lab verify` does) ----------
+from lab.state.store import labs_up_text  # noqa: E402
+
+__all__ += ["labs_up_text"]

@@ -59,11 +59,12 @@ def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     from lab.apply.bringup import bring_up, preflight
     from lab.image import ensure_image
     from lab.plan.build import build_plan
-    from lab.topology.load import load_topology, resolve_topology_path
+    from lab.topology.load import parse_topology, read_topology_text, resolve_topology_path
 
     t0 = time.perf_counter()
     path = resolve_topology_path(str(topology) if topology is not None else None)
-    plan = build_plan(load_topology(path), name)
+    text = read_topology_text(path)  # once: `-t /dev/stdin` or `-t <(...)` cannot be read again
+    plan = build_plan(parse_topology(text, source=str(path)), name)
     state = LabState(name)
     if state.exists():
         # Before preflight: the namespaces it would find are this lab's own, and its advice
@@ -75,7 +76,7 @@ def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     if image is not None:
         progress(f"NLB image {image.tag}: HAProxy {image.haproxy_version} ({image.source})")
     progress(f"bringing up lab {name!r} from {path}")
-    steps = bring_up(plan, state, rt, image.tag if image else "", progress, path.read_text())
+    steps = bring_up(plan, state, rt, image.tag if image else "", progress, text)
     return UpResult(name, path, plan, time.perf_counter() - t0, steps, image.source if image else None)
 
 
