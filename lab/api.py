@@ -375,3 +375,8 @@ def _az_runtime(lab: str, az: str, action: str):
 
     azs.check_request(lab, az, action)
     return runtime()
+# -- labs that are up (issue 10: `lab down --name typo` names them, as `lab verify` does) ----------
+def labs_up_text() -> str:
+    """`labs up: a, b` (or `none`), for a message about a lab name that is not up."""
+    from lab.state.store import labs_up_text as text
+    return text()

@@ -77,7 +77,10 @@ def down(lab: str, fmt: str) -> None:
     result = api.down(lab, progress)
     report = {"lab": lab, "found": result.found, "removed": result.removed,
               "foreign_processes": result.foreign_processes}
-    msg = f"lab {lab!r} is down" if result.found else f"lab {lab!r} is not up; nothing to remove"
+    from lab.api import labs_up_text
+
+    # Not up is not an error (down is idempotent), but a misspelt name must not look like success.
+    msg = f"lab {lab!r} is down" if result.found else f"lab {lab!r} is not up; nothing to remove; {labs_up_text()}"
     report["seconds"] = round(time.perf_counter() - t0, 3)
     if not as_json(fmt, report):
         stdout.print(f"{msg} ({report['seconds']:.2f} s)")

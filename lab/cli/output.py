@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
@@ -23,14 +23,6 @@ name_option = click.option(
     "--name", "-n", "lab", default="default", show_default=True, metavar="LAB",
     help="Name of the lab; two labs with different names coexist.",
 )
-
-
-def fail(message: str) -> NoReturn:
-    """Refuse an argument a command found wrong itself: one `Error: ...` line on stderr and exit
-    code 2, as click's own usage errors; nothing has been done."""
-    err = click.ClickException(message)
-    err.exit_code = 2
-    raise err
 
 
 def progress(message: str) -> None:

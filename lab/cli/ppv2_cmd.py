@@ -6,14 +6,12 @@
                     --vpce-id vpce-08d2bf15fac5001c9 --aws-layout
     lab ppv2 encode --local --aws-layout         # an NLB health-check header
 
-Invalid input prints one ``Error: ...`` line naming the problem and exits with 2,
-the same code click uses for usage errors, so scripts can tell "bad input" from
-success with one check.
+Invalid input is a `LabInputError`: like every other command, one line
+``error: WHAT: problem; fix: ...`` and exit 2 (printed by lab.cli.main).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterable
@@ -21,7 +19,8 @@ from dataclasses import replace
 
 import click
 
-from lab.cli.output import fail, format_option
+from lab.cli.output import emit_json, format_option
+
 from lab.ppv2 import (
     TLV,
     Command,
@@ -38,10 +37,18 @@ from lab.ppv2 import (
 )
 from lab.ppv2.aws import AWS_HEADER_SIZE
 from lab.ppv2.tlv import TLVType, aws_vpce_id_of
+from lab.topology.errors import LabInputError
 
 __all__ = ["ppv2"]
 
 _HEX_NOISE = re.compile(r"0x|[\s:,-]", re.IGNORECASE)  # separators people paste from dumps
+
+
+EXAMPLE_HEX = "0d0a0d0a000d0a515549540a..."
+
+
+def _fail(what: str, problem: str, fix: str) -> NoReturn:
+    raise LabInputError(what, problem, fix)
 
 
 @click.group(name="ppv2")
@@ -60,7 +67,8 @@ def ppv2() -> None:
 def decode_cmd(hex_data: str | None, pcap_path: str | None, no_verify_crc: bool, fmt: str) -> None:
     """Decode a header given as HEX ("-" reads it from stdin), or all headers in --pcap FILE."""
     if (hex_data is None) == (pcap_path is None):
-        fail("give either HEX or --pcap FILE (exactly one)")
+        _fail("lab ppv2 decode", "give either HEX or --pcap FILE (exactly one)",
+              f"lab ppv2 decode {EXAMPLE_HEX} (- reads stdin), or lab ppv2 decode --pcap capture.pcap")
     if pcap_path is not None:
         _decode_pcap(pcap_path, not no_verify_crc, fmt)
         return
@@ -68,10 +76,12 @@ def decode_cmd(hex_data: str | None, pcap_path: str | None, no_verify_crc: bool,
     try:
         header = decode(data, verify_crc=not no_verify_crc)
     except ProxyProtocolError as error:
-        fail(f"{type(error).__name__}: {error}")
+        fix = ("pass --no-verify-crc to decode it anyway" if type(error).__name__ == "BadChecksum"
+               else "give the header's bytes from its first byte (0d0a0d0a... for v2, PROXY for v1)")
+        _fail("HEX", f"{type(error).__name__}: {error}", fix)
     payload = data[header.consumed :]
     if fmt == "json":
-        click.echo(json.dumps({**header.to_dict(), "payload": payload.hex()}, indent=2))
+        emit_json({**header.to_dict(), "payload": payload.hex()})
     else:
         click.echo("\n".join(_describe(header, crc_verified=not no_verify_crc)))
         if payload:
@@ -81,12 +91,15 @@ def decode_cmd(hex_data: str | None, pcap_path: str | None, no_verify_crc: bool,
 def _parse_hex(text: str) -> bytes:
     cleaned = _HEX_NOISE.sub("", text)
     if not cleaned:
-        fail("no hex digits given")
+        _fail("HEX", "no hex digits given", f"paste the header's bytes as hex, e.g. {EXAMPLE_HEX}")
     try:
         return bytes.fromhex(cleaned)
     except ValueError:
         bad = next((ch for ch in cleaned if ch not in "0123456789abcdefABCDEF"), None)
-        fail(f"not hex: unexpected character {bad!r}" if bad else "not hex: odd number of digits")
+        if bad:
+            _fail("HEX", f"not hex: unexpected character {bad!r}",
+                  "write only hex digits (spaces, colons, commas and 0x are ignored)")
+        _fail("HEX", "not hex: odd number of digits", "each byte is two hex digits: check the first and last bytes")
 
 
 def _decode_pcap(path: str, verify_crc: bool, fmt: str) -> None:
@@ -97,9 +110,9 @@ def _decode_pcap(path: str, verify_crc: bool, fmt: str) -> None:
     try:
         results = list(find_headers(path, verify_crc=verify_crc))
     except (OSError, ValueError, EOFError, Scapy_Exception) as error:  # unreadable, not a capture, cut off
-        fail(f"cannot read capture {path}: {error}")
+        _fail(path, f"cannot read capture: {error}", "give a pcap or pcapng file (from lab capture or tcpdump -w)")
     if fmt == "json":
-        click.echo(json.dumps([_flow_json(result) for result in results], indent=2))
+        emit_json([_flow_json(result) for result in results])
         return
     if not results:
         click.echo("no PROXY protocol headers found")
@@ -167,9 +180,9 @@ def _parse_tlv(_ctx: click.Context, _param: click.Parameter, values: Iterable[st
             tlv_type = int(type_text, 0)
             value = bytes.fromhex(_HEX_NOISE.sub("", value_text))
         except ValueError:
-            fail(f"--tlv {spec!r} is not TYPE=HEX (e.g. 0xE0=00000000000000ff)")
+            _fail("--tlv", f"{spec!r} is not TYPE=HEX", "write e.g. --tlv 0xE0=00000000000000ff")
         if not 0 <= tlv_type <= 0xFF:
-            fail(f"--tlv type {tlv_type} is not 0..255")
+            _fail("--tlv", f"type {tlv_type} is not 0..255", "use a type from 0 to 0xFF")
         tlvs.append(TLV(tlv_type, value))
     return tlvs
 
@@ -209,15 +222,16 @@ def encode_cmd(
 ) -> None:
     """Build a header from flags and print it (hex, or JSON with the decoded view)."""
     if (src is None) != (dst is None):
-        fail("--src and --dst go together")
+        _fail("--src/--dst", "--src and --dst go together", "give both (the client and the address it connected to), "
+              "or neither")
     try:
         header = _build(src, dst, sport, dport, vpce_id, aws_layout, local, crc, tlvs, version1)
         raw = encode(header)
         decoded = decode(raw)  # proves the output is valid and gives the JSON view
     except ProxyProtocolError as error:
-        fail(f"{type(error).__name__}: {error}")
+        _fail("lab ppv2 encode", f"{type(error).__name__}: {error}", "check the addresses, ports and TLVs given")
     if fmt == "json":
-        click.echo(json.dumps({"hex": raw.hex(), "length": len(raw), "header": decoded.to_dict()}, indent=2))
+        emit_json({"hex": raw.hex(), "length": len(raw), "header": decoded.to_dict()})
     else:
         click.echo(raw.hex())
 
@@ -237,16 +251,19 @@ def _build(
     family = _family_of(src)
     if version1:
         if local or aws_layout or crc or extra or vpce_id or family == Family.UNIX:
-            fail("--v1 takes only --src/--dst/--sport/--dport (v1 has no TLVs, LOCAL or UNIX)")
+            _fail("--v1", "takes only --src/--dst/--sport/--dport (v1 has no TLVs, LOCAL or UNIX)",
+                  "drop the other options, or drop --v1")
         transport = Transport.STREAM if family else Transport.UNSPEC
         return Header(Command.PROXY, family, transport, src, dst, *_ports(family, sport, dport), version=1)
     if aws_layout and local:
         if src is not None or vpce_id is not None or extra:
-            fail("an AWS health check (--local --aws-layout) carries no addresses, --vpce-id or --tlv")
+            _fail("--local --aws-layout", "an AWS health check carries no addresses, --vpce-id or --tlv",
+                  "drop --src/--dst/--vpce-id/--tlv")
         return aws_health_check_header()
     if aws_layout:
         if src is None or vpce_id is None:
-            fail("--aws-layout needs --src, --dst and --vpce-id")
+            _fail("--aws-layout", "--aws-layout needs --src, --dst and --vpce-id",
+                  "add them, e.g. --src 172.31.7.113 --dst 172.31.10.31 --vpce-id vpce-08d2bf15fac5001c9")
         header = aws_nlb_header(src, sport, dst, dport, vpce_id)  # type: ignore[arg-type]
         if not extra:
             return header

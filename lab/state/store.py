@@ -29,6 +29,11 @@ def list_labs() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / Journal.FILENAME).exists())
 
 
+def labs_up_text() -> str:
+    """`labs up: a, b` (or `none`): told whenever a command names a lab that is not up, so a typo shows."""
+    return f"labs up: {', '.join(list_labs()) or 'none'}"
+
+
 class LabState:
     def __init__(self, lab: str):
         # Validate before the name becomes a path: `--name ../x` would otherwise point `lab down`'s
@@ -104,7 +109,7 @@ class LabState:
     def load_plan(self) -> dict:
         if not self.plan_file.exists():
             raise LabInputError("--name", f"no lab named {self.lab!r} is up",
-                                f"start one with `lab up --name {self.lab}`; labs up: {', '.join(list_labs()) or 'none'}")
+                                f"start one with `lab up --name {self.lab}`; {labs_up_text()}")
         return json.loads(self.plan_file.read_text())
 
     def remove(self) -> None:

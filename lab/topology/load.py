@@ -7,39 +7,24 @@ problem is reported so the message stays short and deterministic (golden tests p
 from __future__ import annotations
 
 import difflib
+import itertools
+import re
+import reprlib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from lab.resources import data_dir
+from lab.topology.bounded import MAX_FILE_BYTES, load_yaml, read_bounded
 from lab.topology.errors import TopologyError, format_path
 from lab.topology.model import Topology
 from lab.topology.rules import check_rules
 
-MAX_FILE_BYTES = 1 << 20
+__all__ = ["MAX_FILE_BYTES", "builtin_topologies", "load_topology", "parse_topology", "read_topology_text",
+           "resolve_topology_path"]
+
 DEFAULT_TOPOLOGY = "basic"
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: PyYAML keeps the last one silently, hiding typos."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, yaml.Node] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            mark = key_node.start_mark
-            raise TopologyError(
-                f"line {mark.line + 1}", f"key {key!r} appears twice in one mapping", "keep only one of them"
-            )
-        seen[key] = key_node
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def builtin_topologies() -> dict[str, Path]:
@@ -65,30 +50,28 @@ def resolve_topology_path(ref: str | None) -> Path:
 
 def load_topology(ref: str | Path | None = None) -> Topology:
     path = resolve_topology_path(str(ref) if ref is not None else None)
+    return parse_topology(read_topology_text(path), source=str(path))
+
+
+def read_topology_text(path: Path) -> str:
+    """The file's text, read once: at most 1 MiB + 1 byte, also from a device or a pipe (which
+    cannot be read twice, so `lab up` keeps this text rather than reading the path again)."""
+    raw = read_bounded(path)
     try:
-        raw = path.read_bytes()
-    except OSError as err:  # a directory, a permission problem: bad input, not a crash
-        raise TopologyError(str(path), f"cannot be read ({err.strerror})", "give the path of a readable YAML file") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise TopologyError(str(path), f"file is {len(raw)} bytes, over the 1 MiB limit", "split or shrink the topology")
-    try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise TopologyError(str(path), f"not UTF-8 text (byte {err.start})", "save the file as UTF-8 YAML") from None
-    return parse_topology(text, source=str(path))
 
 
 def parse_topology(text: str, source: str = "<topology>") -> Topology:
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"{source}: line {mark.line + 1}, column {mark.column + 1}" if mark else source
-        raise TopologyError(where, f"not valid YAML ({err.problem})", "check indentation and quoting there") from None
-    except yaml.YAMLError as err:
-        raise TopologyError(source, f"not valid YAML ({err})", "check the file's syntax") from None
-    except TopologyError as err:  # raised by the loader itself (duplicate keys): say which file
-        raise TopologyError(f"{source}: {err.path}", err.problem, err.fix) from None
+        return _parse(text, source)
+    except TopologyError as err:
+        raise _one_short_line(err) from None
+
+
+def _parse(text: str, source: str) -> Topology:
+    data = load_yaml(text, source)  # bounded in depth, values and alias expansion (lab.topology.bounded)
     if not isinstance(data, dict):
         kind = "empty" if data is None else {"str": "a string", "list": "a list"}.get(type(data).__name__, "a value")
         raise TopologyError(source, f"the file is {kind}, not a mapping", "start with keys such as azs:, accounts:, vpcs:")
@@ -98,6 +81,26 @@ def parse_topology(text: str, source: str = "<topology>") -> Topology:
         raise _first_error(err) from None
     check_rules(topo)
     return topo
+
+
+_LONG_WORD = re.compile(r"\S{81,}")
+MAX_PART_CHARS = 400
+
+
+def _one_short_line(err: TopologyError) -> TopologyError:
+    """Whatever the input held, the message stays one readable line: a 1 MiB value or key in it is cut
+    to its start, and a list of every name in a huge file ("use one of: ...") to its first entries."""
+    def bound(text: str | None) -> str | None:
+        if text is None:
+            return None
+        text = _LONG_WORD.sub(lambda m: m[0][:77] + "...", " ".join(text.split()))
+        if len(text) > MAX_PART_CHARS:
+            cut = text.rfind(", ", 0, MAX_PART_CHARS)
+            text = text[: cut if cut > 0 else MAX_PART_CHARS] + ", ..."
+        return text
+
+    parts = (bound(err.path), bound(err.problem), bound(err.fix))
+    return err if parts == (err.path, err.problem, err.fix) else TopologyError(*parts)
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -186,8 +189,27 @@ def _first_error(err: ValidationError) -> TopologyError:
     return TopologyError(path, f"{e['msg']} (got {_short(value)})", "see `lab schema` for what this key accepts")
 
 
+class _ShortRepr(reprlib.Repr):
+    def repr_dict(self, x: dict, level: int) -> str:  # in the file's order (reprlib sorts the keys)
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+                  for k, v in itertools.islice(x.items(), self.maxdict)]
+        return "{" + ", ".join(pieces + ["..."] * (len(x) > self.maxdict)) + "}"
+
+
+_SHORT = _ShortRepr()  # (keyword arguments need Python 3.12)
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 4, 8, 8, 80, 80
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        # Bounded for containers (aliases can make a list of 10**9 items); plain for a scalar.
+        text = _SHORT.repr(value) if isinstance(value, (list, dict, tuple, set)) else repr(value)
+    except ValueError:  # an int too long for str() (over 4,300 digits)
+        text = "(a very long number)"
     kind = type(value).__name__
     if len(text) > 40:
         text = text[:37] + "..."

@@ -222,6 +222,9 @@ def _alias_shorthand(value: object) -> object:
     return {"name": value} if isinstance(value, str) else value  # `- web.internal` means {name: web.internal}
 
 
+AliasEntry = Annotated[DnsAlias, BeforeValidator(_alias_shorthand, json_schema_input_type=DnsName | DnsAlias)]
+
+
 class Endpoint(Strict):
     name: Name
     vpc: str
@@ -231,7 +234,8 @@ class Endpoint(Strict):
     state: Literal["pendingAcceptance", "available", "rejected", "failed"] | None = None
     private_dns_enabled: bool = False
     security_groups: Annotated[list[Name], Field(max_length=5)] = []  # AWS: 5 groups per ENI; none = `default`
-    aliases: Annotated[list[Annotated[DnsAlias, BeforeValidator(_alias_shorthand)]], Field(max_length=20)] = []
+    # json_schema_input_type: `lab schema` must accept the `- web.internal` shorthand too.
+    aliases: Annotated[list[AliasEntry], Field(max_length=20)] = []
     # The consumer's own subscribers (AWS: CreateVpcEndpointConnectionNotification on the endpoint),
     # told about this endpoint's events in addition to the service's subscribers.
     notifications: list[Subscriber] = []

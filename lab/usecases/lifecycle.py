@@ -42,11 +42,12 @@ def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     from lab.plan.build import build_plan
     from lab.privatelink.lifecycle import lab_is_up
     from lab.state.store import LabState
-    from lab.topology.load import load_topology, resolve_topology_path
+    from lab.topology.load import parse_topology, read_topology_text, resolve_topology_path
 
     t0 = time.perf_counter()
     path = resolve_topology_path(str(topology) if topology is not None else None)
-    plan = build_plan(load_topology(path), name)
+    text = read_topology_text(path)  # once: `-t /dev/stdin` or `-t <(...)` cannot be read again
+    plan = build_plan(parse_topology(text, source=str(path)), name)
     state = LabState(name)
     if state.exists():
         # Before preflight: the namespaces it would find are this lab's own, and its advice
@@ -58,7 +59,7 @@ def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     if image is not None:
         progress(f"NLB image {image.tag}: HAProxy {image.haproxy_version} ({image.source})")
     progress(f"bringing up lab {name!r} from {path}")
-    steps = bringup.bring_up(plan, state, rt, image.tag if image else "", progress, path.read_text())
+    steps = bringup.bring_up(plan, state, rt, image.tag if image else "", progress, text)
     # The lab is up and unlocked, Ctrl-C only counted: a subscriber may act on it at once (the
     # auto-accept example accepts), and an interrupt can no longer undo it.
     bringup.sigint_hook("up")

@@ -1,8 +1,12 @@
-"""``lab ppv2`` through click's CliRunner: output formats, pcap mode, one-line errors with exit 2."""
+"""``lab ppv2`` through the CLI's own entry point (lab.cli.main.main, in click's isolation so
+stdin and output are captured): output formats, pcap mode, and bad input as every command
+reports it, one line ``error: WHAT: problem; fix: ...`` with exit 2."""
 
 from __future__ import annotations
 
 import json
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,7 @@ from click.testing import CliRunner
 from scapy.layers.inet import IP, TCP
 from scapy.utils import wrpcap
 
-from lab.cli.ppv2_cmd import ppv2
+from lab.cli.main import main
 from lab.ppv2 import decode
 
 VECTOR_A = (
@@ -23,8 +27,18 @@ AWS_FLAGS = [
 ]
 
 
-def run(*args: str, stdin: str | None = None):  # noqa: ANN201 - click's Result
-    return CliRunner().invoke(ppv2, list(args), input=stdin)
+@dataclass
+class Ran:
+    exit_code: int
+    output: str  # stdout and stderr, interleaved
+    stderr: str
+
+
+def run(*args: str, stdin: str | None = None) -> Ran:
+    with CliRunner().isolation(input=stdin) as (_out, err, mixed):
+        code = main(["ppv2", *args])
+        sys.stdout.flush()  # emit_json writes to sys.stdout without click's flush
+    return Ran(code, mixed.getvalue().decode(), err.getvalue().decode())
 
 
 def error_lines(result) -> list[str]:  # noqa: ANN001
@@ -83,11 +97,11 @@ def test_decode_reads_stdin() -> None:
         (["encode", "--src", "1.2.3.4"], "--src and --dst go together"),
         (["encode", "--src", "1.2.3.999", "--dst", "1.1.1.1"], "BadAddress"),
         (["encode", "--tlv", "3"], "is not TYPE=HEX"),
-        (["encode", "--tlv", "0x1FF=00"], "--tlv type 511 is not 0..255"),
+        (["encode", "--tlv", "0x1FF=00"], "--tlv: type 511 is not 0..255"),
         (["encode", "--tlv", "3=00"], "BadTLV"),
         (["encode", "--aws-layout", "--src", "1.2.3.4", "--dst", "5.6.7.8"], "--aws-layout needs"),
         (["encode", "--local", "--aws-layout", "--vpce-id", "vpce-1"], "carries no addresses"),
-        (["encode", "--v1", "--crc"], "--v1 takes only"),
+        (["encode", "--v1", "--crc"], "--v1: takes only"),
     ],
 )
 def test_bad_input_gives_one_error_line_and_exit_2(args: list[str], message: str) -> None:
@@ -95,7 +109,8 @@ def test_bad_input_gives_one_error_line_and_exit_2(args: list[str], message: str
     assert result.exit_code == 2
     lines = error_lines(result)
     assert len(lines) == 1, result.output
-    assert lines[0].startswith("Error: ") and message in lines[0]
+    assert lines[0].startswith("error: ") and "; fix: " in lines[0] and message in lines[0], lines[0]
+    assert result.stderr.strip() == lines[0]
 
 
 def test_decode_without_crc_check_marks_it() -> None:
