@@ -44,7 +44,7 @@ def test_live_graph_shows_endpoint_states_and_target_health(lab):
     assert data["source"] == "live"
     enis = [n for n in data["nodes"] if n["kind"] == "eni"]
     (endpoint,) = status["endpoints"]
-    assert len(enis) == len(endpoint["enis"]) and all(n["state"] == endpoint["state"] == "available" for n in enis)
+    assert len(enis) == len(endpoint["Lab"]["Enis"]) and all(n["state"] == endpoint["State"] == "available" for n in enis)
     health = {row["Target"]: row["Health"] for row in status["target_health"]}
     assert set(health) == {"target-a", "target-b"}
     for target, word in health.items():
@@ -52,7 +52,7 @@ def test_live_graph_shows_endpoint_states_and_target_health(lab):
         assert word in node["state"] and f"health: {word}" in node["label"]
     svg = lab_cli("graph", "--name", lab.name).stdout
     texts = " ".join(t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text"))
-    assert f"web-endpoint: {endpoint['state']}" in texts and endpoint["id"] in texts
+    assert f"web-endpoint: {endpoint['State']}" in texts and endpoint["VpcEndpointId"] in texts
 
 
 def test_flows_after_verify_draw_the_leaking_peering_red(lab, tmp_path):
@@ -83,18 +83,18 @@ def _eni_bytes(report: dict, eni_id: str) -> int:
 
 
 def test_usage_counts_the_bytes_sent_through_an_eni(lab):
-    eni = next(e for e in lab.endpoint()["enis"] if e["az"] == "us-east-1a")
+    eni = next(e for e in lab.endpoint()["Lab"]["Enis"] if e["AvailabilityZone"] == "us-east-1a")
     netns = lab.instance("consumer-client")["Netns"]
     before = json.loads(lab_cli("usage", "--name", lab.name, "--format", "json").stdout)
     sent = 0
     for _ in range(REQUESTS):
         proc = subprocess.run(["ip", "netns", "exec", netns, "curl", "-s", "-o", "/dev/null", "-m", "5",
                                "-H", "X-Pad: " + "x" * PAD, "-w", "%{size_request} %{size_header} %{size_download}",
-                               f"http://{eni['ip']}/"], capture_output=True, text=True, timeout=15)
+                               f"http://{eni['PrivateIpAddress']}/"], capture_output=True, text=True, timeout=15)
         assert proc.returncode == 0, proc.stderr
         sent += sum(int(n) for n in proc.stdout.split())
     after = json.loads(lab_cli("usage", "--name", lab.name, "--format", "json").stdout)
-    counted = _eni_bytes(after, eni["id"]) - _eni_bytes(before, eni["id"])
+    counted = _eni_bytes(after, eni["NetworkInterfaceId"]) - _eni_bytes(before, eni["NetworkInterfaceId"])
     assert sent > REQUESTS * PAD
     assert abs(counted - sent) <= ACCURACY * sent, f"usage counted {counted} bytes, curl moved {sent}"
     ep = after["Endpoints"][0]
@@ -107,12 +107,12 @@ def test_a_state_change_from_another_command_shows_in_the_next_picture(lab):
     endpoint = lab.endpoint()
     before = json.loads(lab_cli("graph", "--name", lab.name, "--format", "json").stdout)
     assert {n["state"] for n in before["nodes"] if n["kind"] == "eni"} == {"available"}
-    lab_cli("endpoint", "reject", "--name", lab.name, "--account", "provider", endpoint["id"])
+    lab_cli("endpoint", "reject", "--name", lab.name, "--account", "provider", endpoint["VpcEndpointId"])
     after = json.loads(lab_cli("graph", "--name", lab.name, "--format", "json").stdout)
     enis = [n for n in after["nodes"] if n["kind"] == "eni"]
     assert enis and all(n["state"] == "rejected" and n["tone"] == "bad" for n in enis)
     mermaid = lab_cli("graph", "--name", lab.name, "--format", "mermaid").stdout.decode()
-    assert f"{endpoint['name']}: rejected" in mermaid and ":::bad" in mermaid
+    assert f"{endpoint['Lab']['Name']}: rejected" in mermaid and ":::bad" in mermaid
     # billing goes on for a rejected endpoint (AWS bills it until it is deleted)
     usage = json.loads(lab_cli("usage", "--name", lab.name, "--format", "json").stdout)
     assert usage["Endpoints"][0]["State"] == "rejected" and usage["Projection"]["EndpointAzs"] == len(enis)
