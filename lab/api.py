@@ -53,11 +53,11 @@ def graph(name: str = "default", topology: str | None = None, flows: bool = Fals
     return build_graph(load_plan(name), _observed(name, flows))
 
 
-def _observed(name: str, flows: bool):
+def _observed(name: str, flows: bool, status: dict | None = None):
     from lab.apply.observe import collect
     from lab.graph import Observed
 
-    status = collect(name)
+    status = collect(name) if status is None else status
     missing = {v["Name"] for v in status.get("vpcs", []) if not v.get("Live")}
     missing |= {i["Name"] for i in status.get("instances", []) if not i.get("Live")}
     missing |= {n["Container"] for n in status.get("nlb_nodes", []) if not n.get("Running")}
@@ -179,9 +179,10 @@ def metrics_sample(name: str = "default"):
 
 
 def metrics(name: str = "default", endpoint: str | None = None, service: str | None = None, since_s: float = 300.0,
-            record_s: float = 0.0, interval_s: float = 10.0, progress=None) -> dict:
+            record_s: float = 0.0, interval_s: float = 10.0, progress=None, sample_now: bool = True) -> dict:
     """Statistics of every series over the last `since_s` seconds, after taking a sample now (and,
-    with `record_s`, one every `interval_s` seconds for that long, bounded by METRICS_MAX_RECORD_S)."""
+    with `record_s`, one every `interval_s` seconds for that long, bounded by METRICS_MAX_RECORD_S).
+    `sample_now=False` only reads what is kept (`lab ui` samples on its own clock)."""
     import time
 
     from lab.metrics.store import FILENAME, MetricStore, not_measured, statistics
@@ -197,7 +198,8 @@ def metrics(name: str = "default", endpoint: str | None = None, service: str | N
     if not 0 <= record_s <= METRICS_MAX_RECORD_S:
         raise LabInputError("--record", f"{record_s:g} s is out of range", f"give 0 to {METRICS_MAX_RECORD_S} seconds")
     t_end = time.monotonic() + record_s
-    metrics_sample(name)
+    if sample_now:
+        metrics_sample(name)
     while time.monotonic() + interval_s <= t_end + 1e-6:
         time.sleep(interval_s)
         metrics_sample(name)
@@ -231,3 +233,46 @@ def _pick(wanted: str | None, option: str, choices: dict, lab: str):
             return value
     known = ", ".join(k[0] for k in choices) or "none"
     raise LabInputError(option, f"no {option.lstrip('-')} {wanted!r} in lab {lab!r}", f"use one of: {known}")
+
+
+# --- lab ui (issue 16 section 2: the lab live in a browser) ----------------------------------------
+# One call per tick of the web view: the lab as `lab status` sees it (one observation, shared by the
+# graph and the tables), the links' kernel counters and the connection events. Read-only.
+
+def live_view(name: str = "default") -> dict:
+    """The lab now: {"Graph": lab.graph.Graph, "Endpoints": [...], "TargetHealth": [...],
+    "LinkCounters": {veth key: counters}, "Links": {veth key: link name}} (AWS names where AWS has them)."""
+    from lab.apply.linkstats import link_counters
+    from lab.apply.observe import collect
+    from lab.graph import build_graph
+    from lab.plan.links import links_from_plan
+
+    status = collect(name)
+    plan = load_plan(name)
+    vpc_ids = {v["Name"]: v["VpcId"] for v in plan["inventory"].get("vpcs", [])}
+    services = {s["Name"]: s for s in plan["inventory"].get("services", [])}
+    endpoints = [{"VpcEndpointId": ep["id"], "State": ep["state"], "VpcId": vpc_ids.get(ep["vpc"], ep["vpc"]),
+                  "ServiceName": services.get(ep["service"], {}).get("ServiceName", ep["service"]),
+                  "NetworkInterfaces": [{"NetworkInterfaceId": e["id"], "PrivateIpAddress": e["ip"],
+                                         "AvailabilityZone": e["az"], "SubnetId": e["subnet_id"]} for e in ep["enis"]],
+                  "Lab": {"Name": ep["name"], "Vpc": ep["vpc"], "Service": ep["service"]}}
+                 for ep in status["endpoints"]]
+    return {"Lab": name, "Graph": build_graph(plan, _observed(name, False, status)), "Endpoints": endpoints,
+            "TargetHealth": status["target_health"], "LinkCounters": link_counters(plan),
+            "Links": {ln.key: ln.name for ln in links_from_plan(plan)}}
+
+
+def link_rates(before: dict, after: dict, seconds: float) -> dict:
+    """Packets and bytes per second per link between two `live_view()["LinkCounters"]`."""
+    from lab.apply.linkstats import rates
+
+    return rates(before, after, seconds)
+
+
+def connection_events(name: str = "default") -> list[dict]:
+    """The lab's connection events (Connect, Accept, Reject, Delete), oldest first."""
+    from lab.privatelink.records import EventLog
+    from lab.state.store import LabState
+
+    return EventLog(LabState(name)).read()
+
