@@ -13,6 +13,7 @@ Read-only: every route is a GET; anything else is 405.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from importlib import resources
 
@@ -100,15 +101,18 @@ def serve(lab: str, port: int, ready=None) -> None:
     watcher = Watcher(lab)
     watcher.start()
     try:
-        server = make_server(LOOPBACK, port, UiApp(watcher), threaded=True)
-    except OSError:  # the port is taken (the CLI says so in one line)
+        # Bound here, not by werkzeug: on a taken port it prints and exits, and the CLI must say so in one line.
+        sock = socket.create_server((LOOPBACK, port))
+    except OSError:
         watcher.stop()
         raise
+    server = make_server(LOOPBACK, sock.getsockname()[1], UiApp(watcher), threaded=True, fd=sock.fileno())
     server.daemon_threads = True
     try:
         if ready:
-            ready(f"http://{LOOPBACK}:{server.server_port}/")
+            ready(f"http://{LOOPBACK}:{sock.getsockname()[1]}/")
         server.serve_forever()
     finally:
         watcher.stop()
         server.server_close()
+        sock.close()

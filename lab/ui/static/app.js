@@ -22,6 +22,12 @@ function fill(tableId, rows, toCells) {
   }));
 }
 
+function titled(text, title) {
+  const td = cell(text);
+  td.title = title;
+  return td;
+}
+
 function stateCell(state) {
   const td = cell("");
   const span = document.createElement("span");
@@ -55,13 +61,14 @@ function markBusyLinks(links) {
 async function draw(view) {
   if (view.Error) { $("#conn").textContent = view.Error; $("#conn").className = "conn bad"; }
   if (view.GraphVersion !== graphVersion) await drawGraph(view.GraphVersion);
-  fill("endpoints", view.Endpoints || [], (e) => [cell(e.VpcEndpointId), cell(e.Lab.Name), cell(e.ServiceName),
+  fill("endpoints", view.Endpoints || [], (e) => [cell(e.VpcEndpointId), cell(e.Lab.Name), titled(e.Lab.Service, e.ServiceName),
     cell(e.VpcId), stateCell(e.State), cell(e.NetworkInterfaces.map((n) => n.PrivateIpAddress).join(" "))]);
   fill("targets", view.TargetHealth || [], (t) => [cell(t.Node), cell(t.TargetGroup), cell(t.Target),
     stateCell(t.Health), num(t.Connections)]);
   fill("links", view.Links || [], (l) => [cell(l.Name), num(l.PacketsPerSecond, 1), num(l.BytesPerSecond, 0),
     num(l.rx_packets + l.tx_packets), num(l.rx_bytes + l.tx_bytes)]);
-  fill("metrics", view.Metrics || [], (m) => [cell(m.Namespace), cell(m.VpcEndpointId), cell(m.Service),
+  fill("metrics", view.Metrics || [], (m) => [cell(m.Namespace.replace("AWS/PrivateLink", "")), cell(m.VpcEndpointId),
+    titled(m.Service.split(".").pop(), m.Service),
     num(m.ActiveConnections), num(m.NewConnections), num(m.BytesProcessed), num(m.PacketsDropped),
     num(m.EndpointsCount)]);
   $("#events").replaceChildren(...(view.Events || []).slice().reverse().map((ev) => {
