@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lab.cli.output import emit_json, format_option, progress, stdout
+from lab.cli.output import activity, emit_json, format_option, stdout
 
 
 @click.group()
@@ -20,7 +20,8 @@ def build(force: bool, fmt: str) -> None:
     from lab.apply.api import runtime
     from lab.image import ensure_image
 
-    result = ensure_image(runtime().client, force=force, progress=progress)
+    with activity("building the NLB image", fmt == "text") as report:
+        result = ensure_image(runtime().client, force=force, progress=report)
     data = {"tag": result.tag, "source": result.source, "haproxy_version": result.haproxy_version,
             "seconds": round(result.seconds, 2), "size_bytes": result.size_bytes}
     if fmt == "json":

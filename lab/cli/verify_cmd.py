@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from lab.cli.output import emit_json, format_option, name_option, progress, stdout
+from lab.cli.output import activity, emit_json, format_option, name_option, progress, stdout
 from lab.topology.errors import LabInputError
 
 CAPTURE_MAX_SECONDS = 3600
@@ -45,8 +45,9 @@ def verify(lab: str, fmt: str, wait_hc: bool, no_probes: bool, no_ledger: bool, 
     from lab.verify.engine import Options
     from lab.verify.engine import verify as run
 
-    report = run(lab, Options(wait_health_checks=wait_hc, probes=not no_probes),
-                 progress if fmt == "text" else (lambda _m: None))
+    with activity(f"verifying lab {lab!r}", fmt == "text") as say:
+        report = run(lab, Options(wait_health_checks=wait_hc, probes=not no_probes),
+                     say if fmt == "text" else (lambda _m: None))
     written = None
     if pcap_dir is not None:
         from lab.verify.pcapfile import write_per_link
@@ -107,9 +108,15 @@ def capture(lab: str, fmt: str, links: tuple[str, ...], out_dir: Path | None, se
         progress(f"capturing {len(chosen)} link(s) for {seconds:g} s into {out_dir}")
     cap.start()
     try:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        with activity(f"capturing {len(chosen)} link(s)", fmt == "text") as say:
+            deadline = time.monotonic() + seconds
+            shown = None
+            while time.monotonic() < deadline:
+                left = int(deadline - time.monotonic() + 0.999)
+                if left != shown:  # a counter on the spinner (a terminal only: CI logs stay quiet)
+                    say(f"{left} s to go", note=True)
+                    shown = left
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
     except KeyboardInterrupt:
         pass
     finally:
