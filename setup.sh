@@ -28,6 +28,7 @@ APT_PACKAGES=(
   iproute2 nftables dnsmasq-base python3 python3-venv python3-dev gcc
   curl iputils-ping dnsutils tcpdump tshark iperf3 ethtool procps ca-certificates
   graphviz  # `lab graph`: dot lays out the SVG and PNG pictures
+  chromium  # `lab ui`'s browser test: headless, driven by Playwright (it cannot download a browser of its own)
 )
 # Debian's engine only where no engine is installed: on a host with Docker's own packages
 # (docker-ce, containerd.io), installing docker.io would make apt remove them.

@@ -347,11 +347,11 @@ def metrics_sample(name: str = "default"):
 
 
 def metrics(name: str = "default", endpoint: str | None = None, service: str | None = None, since_s: float = 300.0,
-            record_s: float = 0.0, interval_s: float = 10.0, progress=None) -> dict:
+            record_s: float = 0.0, interval_s: float = 10.0, progress=None, sample_now: bool = True) -> dict:
     """Statistics of every series over the last `since_s` seconds, after taking a sample now (and,
     with `record_s`, one every `interval_s` seconds for that long, bounded by METRICS_MAX_RECORD_S)."""
     from lab.usecases.metrics import metrics as run
-    return run(name, endpoint, service, since_s, record_s, interval_s, progress)
+    return run(name, endpoint, service, since_s, record_s, interval_s, progress, sample_now)
 
 
 # -- Availability Zones (issue 13 §2): `lab az fail|recover`, lab.apply.azs -------------------------
@@ -380,3 +380,22 @@ def labs_up_text() -> str:
     """`labs up: a, b` (or `none`), for a message about a lab name that is not up."""
     from lab.state.store import labs_up_text as text
     return text()
+
+
+# -- lab ui (issue 16 §2): one call per tick of the web view, read-only; bodies in lab.usecases.ui ----------------
+def live_view(name: str = "default") -> dict:
+    """The lab now: its graph, endpoints, target health and links' kernel counters (AWS names where AWS has them)."""
+    from lab.usecases.ui import live_view as view
+    return view(name)
+
+
+def link_rates(before: dict, after: dict, seconds: float) -> dict:
+    """Packets and bytes per second per link between two `live_view()["LinkCounters"]`."""
+    from lab.apply.linkstats import rates
+    return rates(before, after, seconds)
+
+
+def connection_events(name: str = "default") -> list[dict]:
+    """The lab's connection events (Connect, Accept, Reject, Delete), oldest first."""
+    from lab.usecases.ui import connection_events as events
+    return events(name)

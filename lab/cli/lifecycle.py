@@ -8,7 +8,7 @@ import time
 import click
 
 from lab import api
-from lab.cli.output import as_json, format_option, name_option, progress, stdout
+from lab.cli.output import activity, as_json, format_option, name_option, progress, stdout
 from lab.topology.errors import LabInputError
 
 
@@ -28,7 +28,8 @@ def up(topology_ref: str | None, lab: str, fmt: str) -> None:
     # The guard main() installed: once bring-up is past its last step, a Ctrl-C is only counted,
     # here while the report is printed too.
     with sigint_guard() as guard:
-        result = api.up(topology_ref, lab, progress)
+        with activity(f"bringing up lab {lab!r}", fmt == "text") as report:
+            result = api.up(topology_ref, lab, report)
         _report(api, result, lab, fmt)
         if guard.pending:
             progress(f"interrupted after the lab was up: lab {lab!r} is up and left up "
@@ -74,7 +75,8 @@ def down(lab: str, fmt: str) -> None:
     if os.geteuid() != 0:
         raise LabInputError("lab down", "needs root", "run it with sudo")
     t0 = time.perf_counter()
-    result = api.down(lab, progress)
+    with activity(f"taking lab {lab!r} down", fmt == "text") as report:
+        result = api.down(lab, report)
     report = {"lab": lab, "found": result.found, "removed": result.removed,
               "foreign_processes": result.foreign_processes}
     from lab.api import labs_up_text

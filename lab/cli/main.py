@@ -52,6 +52,7 @@ def _register() -> None:
         schema_cmd,
         service_cmd,
         sg_cmd,
+        ui_cmd,
         usage_cmd,
         verify_cmd,
     )
@@ -61,7 +62,7 @@ def _register() -> None:
         verify_cmd.verify, verify_cmd.capture,  # packet-level proof
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg, link_cmd.link,  # each VPC's resolver, security groups on ENIs, impairments
-        graph_cmd.graph, usage_cmd.usage, metrics_cmd.metrics,  # see the lab, what it costs, its metrics
+        graph_cmd.graph, ui_cmd.ui, usage_cmd.usage, metrics_cmd.metrics,  # see the lab (live: ui), costs, metrics
         az_cmd.az,  # Availability Zones fail and recover
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
     )

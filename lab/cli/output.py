@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -28,6 +31,38 @@ name_option = click.option(
 def progress(message: str) -> None:
     """Progress goes to stderr, so `--format json` output on stdout stays parseable."""
     stderr.print(f"[dim]•[/dim] {message}")
+
+
+def live_terminal() -> bool:
+    """A person is watching stderr: a terminal, not a CI log (CI=true) nor a dumb terminal."""
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return stderr.is_terminal and not ci and os.environ.get("TERM") != "dumb"
+
+
+@contextmanager
+def activity(message: str, enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """While a long step runs (bring-up, teardown, an image build, a capture), a spinner with the
+    current step and the seconds so far on stderr, only on a live terminal (`live_terminal()`) and
+    when `enabled` (False: JSON mode). Yields the progress callback to hand to the step: on a
+    terminal each message is printed above the spinner and becomes its text; elsewhere it is
+    `progress` as before (one line each, as CI logs and tests read them). A message given with
+    note=True only changes the spinner's text (nothing anywhere else)."""
+    if not (enabled and live_terminal()):
+        def plain(msg: str, note: bool = False) -> None:
+            if not note:
+                progress(msg)
+
+        yield plain
+        return
+    start = time.monotonic()
+    with stderr.status(message, spinner="dots") as status:
+        def report(msg: str, note: bool = False) -> None:
+            """note=True: only the spinner's text changes (a countdown), nothing is printed."""
+            if not note:
+                progress(msg)
+            status.update(f"{message}: {msg} [dim]({time.monotonic() - start:.0f} s)[/dim]")
+
+        yield report
 
 
 def emit_json(data: Any) -> None:

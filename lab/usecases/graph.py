@@ -26,11 +26,11 @@ def graph(name: str = "default", topology: str | None = None, flows: bool = Fals
     return build_graph(LabState(name).load_plan(), _observed(name, flows))
 
 
-def _observed(name: str, flows: bool):
+def _observed(name: str, flows: bool, status: dict | None = None):
     from lab.apply.observe import collect
     from lab.graph import Observed
 
-    status = collect(name)
+    status = collect(name) if status is None else status  # `lab ui` shares one observation per tick
     missing = {v["Name"] for v in status.get("vpcs", []) if not v.get("Live")}
     missing |= {i["Name"] for i in status.get("instances", []) if not i.get("Live")}
     missing |= {n["Container"] for n in status.get("nlb_nodes", []) if not n.get("Running")}

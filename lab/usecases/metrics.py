@@ -36,7 +36,7 @@ def metrics_sample(name: str = "default"):
 
 
 def metrics(name: str = "default", endpoint: str | None = None, service: str | None = None, since_s: float = 300.0,
-            record_s: float = 0.0, interval_s: float = 10.0, progress=None) -> dict:
+            record_s: float = 0.0, interval_s: float = 10.0, progress=None, sample_now: bool = True) -> dict:
     """Statistics of every series over the last `since_s` seconds, after taking a sample now (and,
     with `record_s`, one every `interval_s` seconds for that long, bounded by METRICS_MAX_RECORD_S)."""
     import time
@@ -54,7 +54,8 @@ def metrics(name: str = "default", endpoint: str | None = None, service: str | N
     if not 0 <= record_s <= METRICS_MAX_RECORD_S:
         raise LabInputError("--record", f"{record_s:g} s is out of range", f"give 0 to {METRICS_MAX_RECORD_S} seconds")
     t_end = time.monotonic() + record_s
-    metrics_sample(name)
+    if sample_now:  # `lab ui` samples on its own clock and only reads here
+        metrics_sample(name)
     while time.monotonic() + interval_s <= t_end + 1e-6:
         time.sleep(interval_s)
         metrics_sample(name)
