@@ -21,7 +21,8 @@ import time
 
 import common
 
-from lab.apply import api, netns
+from lab import api
+from lab.apply import netns
 from lab.ppv2 import aws_nlb_header, encode
 
 MODES = {"token": "multi-tenant-auth", "port": "multi-tenant-ports", "ppv2": "multi-tenant"}
