@@ -27,6 +27,7 @@ DOCKER_PKG="docker"; DOCKER_PKG="${DOCKER_PKG}.io"
 APT_PACKAGES=(
   iproute2 nftables "$DOCKER_PKG" dnsmasq-base python3 python3-venv python3-dev gcc
   curl iputils-ping dnsutils tcpdump tshark iperf3 ethtool procps ca-certificates
+  bird2
 )
 
 # The test job also checks the Vagrantfile (`vagrant validate`), since no VM can boot in CI.
