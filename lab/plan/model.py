@@ -77,7 +77,7 @@ class Rule:
 @dataclass(frozen=True)
 class Netns:
     name: str
-    role: Literal["vpc-router", "instance"]
+    role: Literal["vpc-router", "instance", "onprem-router", "onprem-instance"]
     vpc: str
     instance: str | None
     sysctls: dict[str, str]
@@ -176,6 +176,10 @@ class Plan:
     security_groups: list = field(default_factory=list)  # lab.plan.security.SecurityGroupPlan
     eni_guards: list = field(default_factory=list)  # lab.plan.security.EniGuard, one per endpoint ENI
     impairments: list = field(default_factory=list)  # lab.plan.impair.LinkImpairment, one per impaired link
+    # Direct Connect (lab.plan.onprem): DxPlan per link, OnPremResolver per site, InboundEndpoint per DX VPC.
+    direct_connect: list = field(default_factory=list)
+    onprem_resolvers: list = field(default_factory=list)
+    inbound_endpoints: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
