@@ -30,3 +30,21 @@ def link_show(lab: str, link: str | None = None) -> list[dict]:
     from lab.apply.linkctl import show_links
 
     return show_links(lab, link)
+
+
+# -- Direct Connect (issue 12 section 2: on-premises over a private VIF with BGP) ---------------------------------
+
+def virtual_interfaces(lab: str) -> list[dict]:
+    """The lab's DX private VIFs as DescribeVirtualInterfaces has them, BGP state and learned routes read live."""
+    from lab.apply.bgp import virtual_interfaces as read
+    from lab.state.store import LabState
+
+    state = LabState(lab)
+    return read(state.dir, state.load_plan())
+
+
+def vlan_missing() -> str | None:
+    """None when the kernel has 802.1Q VLANs (a private VIF's tag), else why not."""
+    from lab.apply.vlan import missing
+
+    return missing()

@@ -37,7 +37,12 @@ def collect(lab: str) -> dict:
             targets += [{"Node": node["Container"], "TargetGroup": row["pxname"].removeprefix("tg-"),
                          "Target": row["svname"], "Health": row.get("status", "?"),
                          "Connections": int(row.get("stot") or 0)} for row in _states(pid)]
-    return document(view, netns.exists, pids, targets)
+    doc = document(view, netns.exists, pids, targets)
+    if view.plan.get("direct_connect"):  # Direct Connect: BGP read live from each BIRD (lab.apply.bgp)
+        from lab import api
+
+        doc["virtual_interfaces"] = api.virtual_interfaces(view.lab)
+    return doc
 
 
 def document(view, live: Callable[[str], bool], pids: dict[str, int | None], targets: list[dict]) -> dict:
@@ -126,3 +131,7 @@ def render(data: dict) -> None:
            for n in data.get("nlb_nodes", [])])
     table("Targets", ["NLB node", "Target group", "Target", "Health", "Connections"],
           [(t["Node"], t["TargetGroup"], t["Target"], t["Health"], t["Connections"]) for t in data["target_health"]])
+    if data.get("virtual_interfaces"):
+        table("Direct Connect (BGP)", ["VIF", "Side", "ASN", "Namespace", "Session", "Learned routes"],
+              [(v["VirtualInterfaceId"], s["Side"], s["Asn"], s["Netns"], s["State"], ", ".join(s["LearnedRoutes"]) or "-")
+               for v in data["virtual_interfaces"] for s in v["Lab"]["Sessions"]])

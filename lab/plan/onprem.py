@@ -120,6 +120,8 @@ def plan_onprem(builder) -> None:
         clients = (dc,) + tuple(names.instance_netns(lab, site.name, inst.name) for inst in site.instances)
         plan.onprem_resolvers.append(OnPremResolver(site.name, dc, _base_plus(site.cidr, 2), clients,
                                                     tuple((d, ips) for d in domains)))
+    for key, items in builder.inv.items():  # the inventory was copied before this stage: add the new lists
+        plan.inventory.setdefault(key, items)
 
 
 def _base_plus(cidr: str, n: int) -> str:
