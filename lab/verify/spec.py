@@ -52,6 +52,9 @@ class FlowSpec:
     # A flow by DNS name (lab.verify.names): the name the client resolved to reach eni_ip, and its kind.
     via_name: str = ""
     via_origin: str = ""
+    # Links the flow must cross between the client's link and the ENI's, in order: an on-premises
+    # client's Direct Connect link (lab.plan.onprem). Empty for a client inside the endpoint's VPC.
+    transit: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -136,14 +139,24 @@ class _Index:
         self.nodes = {n["container"]: n for n in plan["nodes"]}
         self.sides = vpc_sides(plan)
 
-    def vpc(self, instance: str) -> str:
-        return self.vpc_of_id[self.instances[instance]["VpcId"]]
+    def vpc(self, instance: str) -> str | None:
+        return self.vpc_of_id.get(self.instances[instance]["VpcId"])  # None: an on-premises instance
 
     def instance_link(self, instance: str) -> str:
-        return self.link_by_key[f"instance:{instance}"].name
+        link = self.link_by_key.get(f"instance:{instance}") or self.link_by_key[f"onprem-instance:{instance}"]
+        return link.name
 
     def consumers(self, vpc: str) -> list[dict]:
-        return [i for i in self.instances.values() if self.vpc_of_id[i["VpcId"]] == vpc]
+        """The VPC's own instances (on-premises clients take part only through declared flows)."""
+        return [i for i in self.instances.values() if self.vpc_of_id.get(i["VpcId"]) == vpc]
+
+    def transit(self, client: dict) -> tuple[str, ...]:
+        """The DX link an on-premises client's traffic must cross to reach its VPC; () for a VPC instance."""
+        site = client.get("OnPremises")
+        if site is None:
+            return ()
+        return tuple(f"dx/{v['VirtualInterfaceName']}" for v in self.plan["inventory"].get("virtual_interfaces", [])
+                     if v["OnPremises"] == site)
 
     def link_of_eni(self, eni: dict) -> str:
         return next(ln.name for ln in self.link_by_key.values() if ln.kind == "endpoint-eni" and ln.owner == eni["id"])
@@ -171,7 +184,8 @@ def _flows_for(ix: _Index, client: dict, ep: dict, az: str | None, port: int | N
                 ep["id"], ep["name"], eni["id"], eni["ip"], eni["az"], ix.link_of_eni(eni), fe["port"],
                 node["container"], node["provider_ip"], ix.link_of_node(node["container"]), targets,
                 backend["proxy_protocol_v2"], declared,
-                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked"))
+                "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked",
+                transit=ix.transit(client)))
     return flows
 
 
