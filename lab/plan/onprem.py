@@ -100,7 +100,8 @@ def plan_onprem(builder) -> None:
                          Iface(Place("netns", router), ifname, (f"{amazon}/30",)))
         amazon_asn = vpc.vpn_gateway.amazon_side_asn
         speakers = (BgpSpeaker(f"{dx.name}-customer", dc, customer, customer, dx.asn, amazon, amazon_asn, (site.cidr,)),
-                    BgpSpeaker(f"{dx.name}-amazon", router, amazon, amazon, amazon_asn, customer, dx.asn, (vpc.cidr,)))
+                    BgpSpeaker(f"{dx.name}-amazon", router, amazon, amazon, amazon_asn, customer, dx.asn,
+                               tuple(dx.allowed_prefixes or (vpc.cidr,))))
         vif_id = builder.id("dxvif", "dx", dx.name)
         vgw_id = builder.id("vgw", "vgw", vpc.name)
         plan.direct_connect.append(DxPlan(dx.name, vif_id, vgw_id, vpc.name, site.name, dx.vlan, ifname, amazon,
@@ -109,7 +110,7 @@ def plan_onprem(builder) -> None:
             "VirtualInterfaceId": vif_id, "VirtualInterfaceName": dx.name, "VirtualInterfaceType": "private",
             "Vlan": dx.vlan, "Asn": dx.asn, "AmazonSideAsn": amazon_asn, "AmazonAddress": f"{amazon}/30",
             "CustomerAddress": f"{customer}/30", "AddressFamily": "ipv4", "VirtualGatewayId": vgw_id,
-            "OnPremises": site.name, "Link": ifname})
+            "AllowedPrefixes": list(dx.allowed_prefixes or (vpc.cidr,)), "OnPremises": site.name, "Link": ifname})
         builder.inv["vpn_gateways"].append({"VpnGatewayId": vgw_id, "Type": "ipsec.1", "AmazonSideAsn": amazon_asn,
                                             "VpcAttachments": [{"VpcId": builder.id("vpc", "vpc", vpc.name),
                                                                 "State": "attached"}]})

@@ -22,7 +22,7 @@ from typing import Annotated
 from pydantic import Field
 
 from lab.topology.errors import TopologyError
-from lab.topology.model import IPv4Addr, IPv4Net, Name, Strict
+from lab.topology.model import IPv4Addr, IPv4Cidr, IPv4Net, Name, Strict
 
 ASN_MAX = 4294967294
 RESERVED_ASNS = {7224: "us-east-1", 9059: "eu-west-1"}  # EC2 reserves these in these regions
@@ -57,6 +57,9 @@ class DirectConnect(Strict):
     vpc: str
     asn: int  # the customer's (on-premises router's) BGP ASN
     vlan: Annotated[int, Field(ge=1, le=4094)] = 101
+    # What the VPC side advertises to the data centre (AWS: a DX gateway association's allowed
+    # prefixes). Unset: the VPC CIDR, as a virtual private gateway advertises it.
+    allowed_prefixes: Annotated[list[IPv4Cidr], Field(min_length=1, max_length=20)] | None = None
 
 
 def check_onprem(topo) -> None:
@@ -114,6 +117,10 @@ def check_onprem(topo) -> None:
         if dx.asn == vpc.vpn_gateway.amazon_side_asn:
             raise TopologyError(f"{path}.asn", f"{dx.asn} is also the Amazon side ASN of the gateway of VPC {vpc.name!r}",
                                 "give the customer side its own ASN (e.g. 65000)")
+        for k, prefix in enumerate(dx.allowed_prefixes or ()):
+            if not ipaddress.IPv4Network(prefix).subnet_of(ipaddress.IPv4Network(vpc.cidr)):
+                raise TopologyError(f"{path}.allowed_prefixes[{k}]", f"{prefix} is not inside VPC {vpc.name}'s {vpc.cidr}",
+                                    f"advertise the VPC's own range (e.g. {vpc.cidr}) or a part of it")
         if ipaddress.IPv4Network(site.cidr).overlaps(ipaddress.IPv4Network(vpc.cidr)):
             raise TopologyError(path, f"on-premises {site.name} ({site.cidr}) overlaps VPC {vpc.name} ({vpc.cidr})",
                                 "routing over Direct Connect needs them apart: renumber one side")
