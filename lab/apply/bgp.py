@@ -106,8 +106,11 @@ def birdc(sock: Path, *command: str) -> str | None:
 def session_state(sock: Path) -> str | None:
     """The BGP protocol's state as `show protocols` has it: Established, Active, Connect, Idle..."""
     text = birdc(sock, "show", "protocols", "vif")
-    if text is None:
-        return None
+    return None if text is None else parse_state(text)
+
+
+def parse_state(text: str) -> str | None:
+    """The `vif` protocol's state from `show protocols` output (Info column: Established, Active...)."""
     for line in text.splitlines():
         fields = line.split()
         if fields[:2] == ["vif", "BGP"]:
@@ -121,8 +124,11 @@ ROUTE_RE = re.compile(r"^(\d+\.\d+\.\d+\.\d+/\d+)\s+\w+\s+\[vif\b")
 def learned_routes(sock: Path) -> list[str] | None:
     """Prefixes BIRD learned from its BGP peer (`show route protocol vif`), or None without an answer."""
     text = birdc(sock, "show", "route", "protocol", "vif")
-    if text is None:
-        return None
+    return None if text is None else parse_routes(text)
+
+
+def parse_routes(text: str) -> list[str]:
+    """Prefixes of `show route protocol vif` output."""
     return [m.group(1) for line in text.splitlines() if (m := ROUTE_RE.match(line))]
 
 

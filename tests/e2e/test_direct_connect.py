@@ -148,7 +148,9 @@ def test_bgp_cut_with_the_link_up_expires_on_the_hold_timer_and_recovers(plan) -
         subprocess.run(["ip", "netns", "exec", dc, "nft", "delete", "table", "inet", table], check=True, timeout=5)
     back = _wait(lambda: _has_route(dc, "10.0.0.0/16") and _has_route(vpc, "172.16.0.0/16"))
     print(f"\nBGP cut: on-prem lost the route in {lost} s (hold {HOLD_S} s); BGP allowed again: back in {back} s")
-    assert lost is not None and lost <= HOLD_S + 1.0, lost  # the hold timer, read at 0.1 s, on a loaded machine
+    # The hold timer (9 s after the last keepalive), plus BIRD's timer resolution and our 0.1 s polling on a
+    # loaded machine: measured 7.9-10.0 s (benchmarks/direct_connect.py). Link-down is noticed at once.
+    assert lost is not None and lost <= HOLD_S + 2.0, lost
     assert vpc_lost is not None and flow_failed
     assert back is not None
     assert _wait(lambda: _flow_works(client), 10) is not None
