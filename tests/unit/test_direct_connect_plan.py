@@ -104,3 +104,11 @@ def test_verify_flows_from_the_data_centre_must_cross_the_dx_link(plan) -> None:
     assert all(f.transit == () for f in vplan.flows if f.client == "cloud-client")
     named = [n for n in vplan.names if n.client == "dc-client"]
     assert named and all(n.resolver == "172.16.0.2" for n in named)  # its own site's resolver
+
+
+def test_doctor_calls_a_missing_8021q_a_warning_that_says_what_it_means() -> None:
+    from lab.doctor import WARN, assess_feature
+
+    check = assess_feature("vlan", "Operation not supported")
+    assert check.status == WARN and not check.blocks
+    assert "Direct Connect" in check.detail and "8021q" in check.fix
