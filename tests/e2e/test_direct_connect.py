@@ -154,3 +154,32 @@ def test_bgp_cut_with_the_link_up_expires_on_the_hold_timer_and_recovers(plan) -
     assert vpc_lost is not None and flow_failed
     assert back is not None
     assert _wait(lambda: _flow_works(client), 10) is not None
+
+
+def _ours(lab_name: str) -> list[str]:
+    needle = f"privatelink-lab:{lab_name}:".encode()
+    found = []
+    for pid in filter(str.isdigit, __import__("os").listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if needle in cmd:
+            found.append(cmd.split(b"\0")[0].decode())
+    return found
+
+
+def test_a_crash_after_the_dx_step_leaves_nothing_once_lab_down_ran(lab_name) -> None:
+    import os
+
+    name = lab_name("dxcrash")
+    env = {**os.environ, "LAB_FAULT_STEP": "nodes"}  # SIGKILL as the step after `dx` begins
+    up = subprocess.run([sys.executable, "-m", "lab.cli.main", "up", "-t", "direct-connect", "--name", name],
+                        capture_output=True, text=True, timeout=120, env=env)
+    assert up.returncode == -9, up.stderr[-800:]
+    assert _ours(name).count("bird") == 2  # both BIRDs were running, journaled, when it died
+    down = subprocess.run([sys.executable, "-m", "lab.cli.main", "down", "--name", name], capture_output=True,
+                          text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert _ours(name) == []
