@@ -87,6 +87,15 @@ def check_onprem(topo) -> None:
             if inst.ip and ipaddress.IPv4Address(inst.ip) not in ipaddress.IPv4Network(subnets[inst.subnet].cidr):
                 raise TopologyError(f"{path}.instances[{j}].ip", f"{inst.ip} is not in {subnets[inst.subnet].cidr}",
                                     "pick an address of the instance's subnet")
+            if inst.ip:
+                sub_net = ipaddress.IPv4Network(subnets[inst.subnet].cidr)
+                # The lab's own: the subnet's gateway (.1 on the router) and the site's resolver (CIDR base + 2).
+                taken = {sub_net.network_address, sub_net.network_address + 1, sub_net.broadcast_address,
+                         net.network_address + 2}
+                if ipaddress.IPv4Address(inst.ip) in taken:
+                    raise TopologyError(f"{path}.instances[{j}].ip", f"{inst.ip} is the subnet's network, gateway or "
+                                        "broadcast address, or the site resolver's",
+                                        f"pick another address of {sub_net}, e.g. {sub_net.network_address + 10}")
     sites = {o.name: o for o in topo.on_premises}
     vpcs = {v.name: v for v in topo.vpcs}
     for i, vpc in enumerate(topo.vpcs):
