@@ -29,6 +29,7 @@ APT_PACKAGES=(
   curl iputils-ping dnsutils tcpdump tshark iperf3 ethtool procps ca-certificates
   graphviz  # `lab graph`: dot lays out the SVG and PNG pictures
   chromium  # `lab ui`'s browser test: headless, driven by Playwright (it cannot download a browser of its own)
+  bird2  # Direct Connect: a real BGP daemon on each end of a private VIF
 )
 # Debian's engine only where no engine is installed: on a host with Docker's own packages
 # (docker-ce, containerd.io), installing docker.io would make apt remove them.

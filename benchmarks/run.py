@@ -17,9 +17,10 @@ import time
 
 import common  # noqa: F401  (puts the checkout on sys.path)
 import datapath
+import direct_connect
 import lifecycle
 
-SECTIONS = ("datapath", "updown", "scale", "image")
+SECTIONS = ("datapath", "updown", "scale", "image", "dx")
 GOALS = {"throughput_ratio_1": 0.8, "added_p50_us": 100, "up_s": 3.0, "down_s": 2.0, "ms_per_vpc": 60, "build_s": 30}
 
 
@@ -69,6 +70,13 @@ def table(results: dict) -> str:
     if "image" in results:
         i = results["image"]
         add("NLB image build (forced)", f"{i['build_s']:.1f} s", "<= 30 s", f"median of {i['repeats']}")
+    if "dx" in results:
+        x = results["dx"]
+        add("lab up direct-connect (CLI wall time)", f"{x['up_s']:.2f} s", "", "BGP Established included")
+        add("DX link down: on-prem route lost", f"{x['link_down_route_lost_s']:.2f} s", f"<= hold {x['hold_s']} s")
+        add("DX link up: routes back", f"{x['link_up_routes_back_s']:.2f} s", "", "no lab down")
+        add("BGP cut (link up): on-prem route lost", f"{x['bgp_cut_route_lost_s']:.2f} s", f"~ hold {x['hold_s']} s")
+        add("BGP restored: routes back", f"{x['bgp_restored_routes_back_s']:.2f} s", "", "no lab down")
     width = [max(len(str(r[c])) for r in rows + [("what", "measured", "goal", "note")]) for c in range(4)]
     lines = [" | ".join(h.ljust(w) for h, w in zip(("what", "measured", "goal", "note"), width)),
              "-+-".join("-" * w for w in width)]
@@ -104,6 +112,9 @@ def main() -> int:
     if "image" in only:
         log("== NLB image build")
         results["image"] = lifecycle.image_build(args.quick, log)
+    if "dx" in only:
+        log("== Direct Connect: lab up, DX link and BGP faults")
+        results["dx"] = direct_connect.run(args.quick, log)
     results["seconds"] = round(time.perf_counter() - t0, 1)
     results["goals"] = GOALS
 

@@ -65,7 +65,11 @@ def status(name: str = "default") -> dict:
     """The lab's objects in AWS's shapes, checked against what is live right now (namespaces, NLB
     nodes, target health): lab.privatelink.status describes the document."""
     from lab.privatelink.status import collect
-    return collect(name)
+
+    doc = collect(name)
+    if load_plan(name).get("direct_connect"):  # Direct Connect: BGP read live from each BIRD (lab.apply.bgp)
+        doc["virtual_interfaces"] = virtual_interfaces(name)
+    return doc
 
 
 def enter(name: str, node: str) -> None:
@@ -399,3 +403,21 @@ def connection_events(name: str = "default") -> list[dict]:
     """The lab's connection events (Connect, Accept, Reject, Delete), oldest first."""
     from lab.usecases.ui import connection_events as events
     return events(name)
+
+
+# -- Direct Connect (issue 12 section 2: on-premises over a private VIF with BGP) ---------------------------------
+
+def virtual_interfaces(lab: str) -> list[dict]:
+    """The lab's DX private VIFs as DescribeVirtualInterfaces has them, BGP state and learned routes read live."""
+    from lab.apply.bgp import virtual_interfaces as read
+    from lab.state.store import LabState
+
+    state = LabState(lab)
+    return read(state.dir, state.load_plan())
+
+
+def vlan_missing() -> str | None:
+    """None when the kernel has 802.1Q VLANs (a private VIF's tag), else why not."""
+    from lab.apply.vlan import missing
+
+    return missing()

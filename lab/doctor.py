@@ -58,6 +58,8 @@ def assess_feature(kind: str, error: str | None) -> Check:
         return Check(kind, OK, f"{kind}: available")
     needed = {"veth": "every link of the lab is a veth pair", "bridge": "every subnet is a bridge"}
     optional = {
+        "vlan": "Direct Connect private VIFs are plain veth links, without their 802.1Q tag; BGP and routing are "
+                "unchanged",
         "vrf": "the lab does not need it: NLB legs in overlapping subnets are kept apart with per-leg routing "
                "tables and SO_BINDTODEVICE",
         "netem": "delay and loss cannot be injected into lab links (tc netem); everything else works",
@@ -65,7 +67,7 @@ def assess_feature(kind: str, error: str | None) -> Check:
     if kind in needed:
         return Check(kind, FAIL, f"{kind}: unavailable ({error}); {needed[kind]}",
                      f"use a kernel with {kind} support (CONFIG_{kind.upper()}), or load it: modprobe {kind}")
-    module = {"vrf": "vrf", "netem": "sch_netem"}.get(kind, kind)
+    module = {"vrf": "vrf", "netem": "sch_netem", "vlan": "8021q"}.get(kind, kind)
     return Check(kind, WARN, f"{kind}: unavailable ({error}); {optional.get(kind, 'optional')}",
                  f"optional: `modprobe {module}` where the kernel has it")
 
@@ -292,9 +294,12 @@ def run_checks() -> list[Check]:
     if root.blocks:
         skipped = "not checked: creating a throwaway namespace needs root"
         checks += [Check(kind, WARN, f"{kind}: {skipped}", "run `sudo lab doctor`")
-                   for kind in ("veth", "bridge", "vrf", "netem", "big-tcp", "nftables", "br_netfilter", "rp_filter")]
+                   for kind in ("veth", "bridge", "vrf", "netem", "vlan", "big-tcp", "nftables", "br_netfilter", "rp_filter")]
     else:
         checks += probe_kernel()
+        from lab.apply.vlan import missing  # its own throwaway namespace, as probe_kernel's
+
+        checks.append(assess_feature("vlan", missing()))
     rc, out = _run(["iptables", "-S", "FORWARD"])
     checks.append(assess_forward_policy(out if rc == 0 else None, None if rc in (0, 127) else out))
     checks += [probe_netns_dir(), probe_disk()]

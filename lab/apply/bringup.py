@@ -32,9 +32,12 @@ from lab.plan.model import Place, Plan
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError, LabSystemError
 
-VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
+# Links inside or between VPCs (and on-premises ones, lab.plan.onprem), made before any NLB node.
+VPC_LINK_ROLES = ("instance", "peering", "onprem-instance", "dx")
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
-STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs", "firewall", "impair", "config")
+# dx: Direct Connect's BGP sessions (BIRD) and the on-premises resolvers (lab.apply.bgp, lab.apply.onprem_dns).
+STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "dx", "nodes", "legs", "firewall", "impair",
+         "config")
 APP_MODULES = apps.APP_MODULES  # the program behind each `app:` (lab.apply.apps starts them)
 
 
@@ -116,7 +119,7 @@ def _actions(image: str) -> dict[str, Callable[[ApplyContext], None]]:
     return {
         "namespaces": _namespaces, "bridges": _bridges, "instances": _instances, "targets": _targets,
         "nodes": lambda c: nodes.start(c, image), "legs": _legs, "config": nodes.configure,
-        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair,
+        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair, "dx": _dx,
     }
 
 
@@ -156,6 +159,13 @@ def _impair(ctx: ApplyContext) -> None:
         impair.LiveImpairments(ctx.state.dir).save({imp.link: imp.settings() for imp in ctx.plan.impairments})
 
 
+def _dx(ctx: ApplyContext) -> None:
+    from lab.apply import bgp, onprem_dns
+
+    bgp.start(ctx)
+    onprem_dns.start(ctx)
+
+
 def _describe(plan: Plan, step: str) -> str:
     count = {
         "namespaces": f"{len(plan.namespaces)} network namespaces",
@@ -168,6 +178,8 @@ def _describe(plan: Plan, step: str) -> str:
         "dns": f"{sum(r.enabled for r in plan.resolvers)} VPC resolvers, {sum(len(r.records) for r in plan.resolvers)} names",
         "firewall": f"{len(plan.eni_guards)} ENIs guarded by security groups",
         "impair": f"{len(plan.impairments)} links impaired (tbf, netem)",
+        "dx": f"{len(plan.direct_connect)} Direct Connect BGP sessions Established, "
+              f"{len(plan.onprem_resolvers)} on-premises resolvers",
     }
     return count[step]
 

@@ -30,3 +30,7 @@ def render(data: dict) -> None:
            for n in data.get("nlb_nodes", [])])
     table("Targets", ["NLB node", "Target group", "Target", "Health", "Connections"],
           [(t["Node"], t["TargetGroup"], t["Target"], t["Health"], t["Connections"]) for t in data["target_health"]])
+    if data.get("virtual_interfaces"):
+        table("Direct Connect (BGP)", ["VIF", "Side", "ASN", "Namespace", "Session", "Learned routes"],
+              [(v["VirtualInterfaceId"], s["Side"], s["Asn"], s["Netns"], s["State"], ", ".join(s["LearnedRoutes"]) or "-")
+               for v in data["virtual_interfaces"] for s in v["Lab"]["Sessions"]])

@@ -36,6 +36,7 @@ from lab.plan.model import (
     Server,
     VethPair,
 )
+from lab.plan.onprem import plan_onprem
 from lab.plan.names import LAB_NAME_RE, check_lab_name  # noqa: F401 - re-exported
 from lab.plan.security import plan_security
 from lab.plan.tenancy import plan_tenancy
@@ -119,6 +120,7 @@ class _Builder:
                 self.plan.nodes.append(NlbNode(**{**node.__dict__, "frontends": tuple(self.frontends[node.container])}))
         self.plan.inventory = dict(self.inv)
         plan_dns(self.topo, self.plan)
+        plan_onprem(self)  # after DNS: the on-premises resolvers forward the services' private DNS names
         plan_security(self.topo, self.plan)
         plan_tenancy(self.topo, self.plan)
         return self.plan

@@ -15,6 +15,8 @@ Kinds, and the side of PrivateLink each belongs to:
     provider-subnet   an instance in a VPC that holds an NLB (or a target) provider
     peering           a VPC peering connection between two routers         between
     subnet            an instance in a VPC that is neither                 other
+    onprem-subnet     an instance in an on-premises network (its router)   consumer (the customer's own)
+    dx                a Direct Connect private VIF: on-prem router <-> VGW consumer (a private link)
     unplanned         an interface found in a lab namespace that the plan does not know
 """
 
@@ -30,6 +32,8 @@ SIDE_OF_KIND = {
     "provider-subnet": PROVIDER,
     "peering": BETWEEN,
     "subnet": OTHER,
+    "onprem-subnet": CONSUMER,
+    "dx": CONSUMER,
     "unplanned": OTHER,
 }
 KINDS = tuple(SIDE_OF_KIND)
@@ -130,6 +134,17 @@ def links_from_plan(plan: dict) -> list[Link]:
             links.append(Link(f"peering/{name}", "peering", owner=name,
                               far=f"VPC {other} router ({a['place']['name']} {a['ifname']}) {pcx}".rstrip(),
                               **common))
+        elif role == "onprem-instance":
+            instance = key.split(":", 1)[1]
+            links.append(Link(f"onprem-subnet/{instance}", "onprem-subnet", owner=instance,
+                              far=f"on-premises instance {instance} ({a['place']['name']} {a['ifname']})", **common))
+        elif role == "dx":
+            name = key.split(":", 1)[1]
+            vif = next((v for v in plan["inventory"].get("virtual_interfaces", []) if v["VirtualInterfaceName"] == name),
+                       {})
+            links.append(Link(f"dx/{name}", "dx", owner=name,
+                              far=f"on-premises router {vif.get('OnPremises', '?')} ({a['place']['name']} "
+                                  f"{a['ifname']}) {vif.get('VirtualInterfaceId', '')}".rstrip(), **common))
         else:  # a role this version does not know: watch it anyway, as unplanned
             links.append(Link(f"unplanned/{key}", "unplanned", owner=key, far=f"{role} link", **common))
     return links

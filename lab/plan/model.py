@@ -77,7 +77,7 @@ class Rule:
 @dataclass(frozen=True)
 class Netns:
     name: str
-    role: Literal["vpc-router", "instance"]
+    role: Literal["vpc-router", "instance", "onprem-router", "onprem-instance"]
     vpc: str
     instance: str | None
     sysctls: dict[str, str]
@@ -183,6 +183,10 @@ class Plan:
     eni_guards: list = field(default_factory=list)  # lab.plan.security.EniGuard, one per endpoint ENI
     impairments: list = field(default_factory=list)  # lab.plan.impair.LinkImpairment, one per impaired link
     tenancy: dict = field(default_factory=dict)  # lab.plan.tenancy: the mode and tenants, for lab verify
+    # Direct Connect (lab.plan.onprem): DxPlan per link, OnPremResolver per site, InboundEndpoint per DX VPC.
+    direct_connect: list = field(default_factory=list)
+    onprem_resolvers: list = field(default_factory=list)
+    inbound_endpoints: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -138,6 +138,13 @@ class SecurityGroup(Strict):
     ingress: Annotated[list[SecurityGroupRule], Field(max_length=60)] = []  # AWS: 60 inbound rules per group
 
 
+class VpnGateway(Strict):
+    """A VPC's virtual private gateway; its BGP ASN is Amazon's side of every DX session (AWS default 64512).
+    Range rules (16-bit 64512-65534 or 32-bit 4200000000-4294967294) are checked in lab.topology.onprem."""
+
+    amazon_side_asn: int = 64512
+
+
 class Vpc(Strict):
     name: Name
     account: str
@@ -147,6 +154,8 @@ class Vpc(Strict):
     enable_dns_support: bool = True
     enable_dns_hostnames: bool = True
     security_groups: Annotated[list[SecurityGroup], Field(max_length=50)] = []
+    # A virtual private gateway (AWS's CreateVpnGateway): what a Direct Connect private VIF attaches to.
+    vpn_gateway: VpnGateway | None = None
 
 
 class HealthCheck(Strict):
@@ -335,6 +344,9 @@ class Tenancy(Strict):
     tenants: Annotated[list[Tenant], Field(min_length=1, max_length=64)]
 
 
+from lab.topology.onprem import DirectConnect, OnPremises  # noqa: E402 - its models build on Strict above
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -345,6 +357,9 @@ class Topology(Strict):
     endpoint_services: list[EndpointService] = []
     endpoints: list[Endpoint] = []
     peerings: list[Peering] = []
+    # Direct Connect (issue 12, section 2): the networks and links are defined in lab.topology.onprem.
+    on_premises: Annotated[list[OnPremises], Field(max_length=8)] = []
+    direct_connect: Annotated[list[DirectConnect], Field(max_length=8)] = []
     impairments: list[Impairment] = []
     verify: VerifySpec = VerifySpec()
     tenancy: Tenancy | None = None  # lab.plan.tenancy; checked by lab.topology.tenancy

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from lab.topology.errors import TopologyError
 from lab.topology.model import Topology, Vpc
 from lab.topology.tenancy import check_tenancy
+from lab.topology.onprem import check_onprem, dx_vpc_of, onprem_instance_site
 
 ENDPOINTS_PER_VPC = 50  # AWS's default quota of interface endpoints per VPC
 
@@ -25,7 +26,9 @@ def check_rules(topo: Topology) -> None:
     _unique(((f"endpoint_services[{i}].name", s.name) for i, s in enumerate(topo.endpoint_services)), "endpoint service")
     _unique(((f"endpoints[{i}].name", e.name) for i, e in enumerate(topo.endpoints)), "endpoint")
     _unique(
-        ((f"vpcs[{i}].instances[{j}].name", inst.name) for i, v in enumerate(topo.vpcs) for j, inst in enumerate(v.instances)),
+        [(f"vpcs[{i}].instances[{j}].name", inst.name) for i, v in enumerate(topo.vpcs) for j, inst in enumerate(v.instances)]
+        + [(f"on_premises[{i}].instances[{j}].name", inst.name) for i, o in enumerate(topo.on_premises)
+           for j, inst in enumerate(o.instances)],
         "instance", "instance names are lab-wide (so `lab exec NAME` is unambiguous): give each its own name",
     )
     _unique(((f"accounts.{k}", v) for k, v in topo.accounts.items()), "account ID", "give each account its own 12-digit ID")
@@ -35,6 +38,7 @@ def check_rules(topo: Topology) -> None:
     _check_services(topo)
     _check_endpoints(topo)
     _check_peerings(topo)
+    check_onprem(topo)
     _check_security_groups(topo)
     _check_endpoint_dns(topo)
     _check_verify(topo)
@@ -272,6 +276,9 @@ def _check_verify(topo: Topology) -> None:
             raise TopologyError(f"{path}.endpoint", f"no endpoint {flow.endpoint!r}",
                                 f"use one of: {', '.join(endpoints) or '(none: add endpoints)'}")
         vpc = _instance_vpc(topo, flow.client)
+        site = onprem_instance_site(topo, flow.client)
+        if site is not None and dx_vpc_of(topo, site.name) == ep.vpc:
+            vpc = _vpc(topo, ep.vpc)  # an on-premises client reaches the endpoint over Direct Connect
         if vpc is None or vpc.name != ep.vpc:
             local = [inst.name for v in topo.vpcs if v.name == ep.vpc for inst in v.instances]
             raise TopologyError(f"{path}.client", f"no instance {flow.client!r} in the endpoint's VPC {ep.vpc!r}",

@@ -56,6 +56,9 @@ class FlowSpec:
     # Which AZ each hop is in, for the AZ-crossing report (lab.verify.azpath).
     client_az: str = ""
     node_az: str = ""
+    # Links the flow must cross between the client's link and the ENI's, in order: an on-premises
+    # client's Direct Connect link (lab.plan.onprem). Empty for a client inside the endpoint's VPC.
+    transit: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -134,14 +137,24 @@ class Index:
         self.nodes = {n["container"]: n for n in plan["nodes"]}
         self.sides = vpc_sides(plan)
 
-    def vpc(self, instance: str) -> str:
-        return self.vpc_of_id[self.instances[instance]["VpcId"]]
+    def vpc(self, instance: str) -> str | None:
+        return self.vpc_of_id.get(self.instances[instance]["VpcId"])  # None: an on-premises instance
 
     def instance_link(self, instance: str) -> str:
-        return self.link_by_key[f"instance:{instance}"].name
+        link = self.link_by_key.get(f"instance:{instance}") or self.link_by_key[f"onprem-instance:{instance}"]
+        return link.name
 
     def consumers(self, vpc: str) -> list[dict]:
-        return [i for i in self.instances.values() if self.vpc_of_id[i["VpcId"]] == vpc]
+        """The VPC's own instances (on-premises clients take part only through declared flows)."""
+        return [i for i in self.instances.values() if self.vpc_of_id.get(i["VpcId"]) == vpc]
+
+    def transit(self, client: dict) -> tuple[str, ...]:
+        """The DX link an on-premises client's traffic must cross to reach its VPC; () for a VPC instance."""
+        site = client.get("OnPremises")
+        if site is None:
+            return ()
+        return tuple(f"dx/{v['VirtualInterfaceName']}" for v in self.plan["inventory"].get("virtual_interfaces", [])
+                     if v["OnPremises"] == site)
 
     def link_of_eni(self, eni: dict) -> str:
         return next(ln.name for ln in self.link_by_key.values() if ln.kind == "endpoint-eni" and ln.owner == eni["id"])
@@ -178,5 +191,5 @@ def flows_for(ix: Index, client: dict, ep: dict, az: str | None, port: int | Non
                 backend["proxy_protocol_v2"], declared,
                 "reach" if sg_admits(ix.plan, eni["ip"], client["PrivateIpAddress"], fe["port"]) else "blocked",
                 **flow_tenancy(ix.plan, client, owner, eni["ip"], fe["port"], credential),
-                client_az=client.get("AvailabilityZone", ""), node_az=node["az"]))
+                client_az=client.get("AvailabilityZone", ""), node_az=node["az"], transit=ix.transit(client)))
     return flows

@@ -62,14 +62,15 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
     subject = spec.name
     checks: list[Check] = []
     target_links = {t.link: t for t in spec.targets}
-    allowed = {spec.client_link, spec.eni_link, spec.node_link} | set(target_links)
+    transit = tuple(getattr(spec, "transit", ()))  # an on-premises client's DX link
+    allowed = {spec.client_link, *transit, spec.eni_link, spec.node_link} | set(target_links)
     if not run.ok:
         checks.append(Check("path", subject, FAIL, f"the request did not complete: {run.error}",
                             [spec.eni_link], trace.text(ledger)))
         return checks
     seen = trace.link_names
     extra = _order_leaks(ledger, seen - allowed)
-    missing = [n for n in (spec.client_link, spec.eni_link, spec.node_link) if n not in seen]
+    missing = [n for n in (spec.client_link, *transit, spec.eni_link, spec.node_link) if n not in seen]
     hit_targets = [n for n in target_links if n in seen]
     if extra:
         checks.append(Check("path", subject, FAIL, f"the flow {_leak_message(ledger, extra)}: links it must never use",
@@ -80,7 +81,8 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
                             trace.text(ledger)))
     else:
         checks.append(Check("path", subject, PASS,
-                            f"{spec.client_link} -> {spec.eni_link} => {spec.node_link} -> {', '.join(hit_targets)}; "
+                            f"{' -> '.join((spec.client_link, *transit, spec.eni_link))} => {spec.node_link} -> "
+                            f"{', '.join(hit_targets)}; "
                             f"no other link{_flooded_note(trace)}"))
     checks += _translation_checks(run, trace, ledger, hit_targets)
     if spec.tenant:  # a multi-tenant lab: was this tenant answered as itself? (lab.verify.tenancy)

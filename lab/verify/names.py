@@ -95,6 +95,10 @@ def _specs(ix: Index, client: dict, ep: dict, names: list[tuple[str, str]], port
     resolver, why = _resolver_of(ix.plan, ep["vpc"])
     records = {r["name"]: r for r in resolver["records"]} if resolver else {}
     flows = flows_for(ix, client, ep, None, port, declared)
+    if client.get("OnPremises") and resolver is not None:  # asks its own site's resolver (forwarding over DX)
+        onprem = next((r for r in ix.plan.get("onprem_resolvers", []) if r["site"] == client["OnPremises"]), None)
+        resolver = {**resolver, "ip": onprem["ip"]} if onprem else None
+        why = why or ("" if onprem else f"on-premises network {client['OnPremises']} has no resolver")
     out = []
     for qname, origin in names:
         expected = _resolve_in_plan(records, qname) if resolver else ()
