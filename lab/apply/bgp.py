@@ -22,6 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from lab.topology.errors import LabSystemError
 from lab.apply import netns, processes, templates, vlan
 from lab.apply.context import ApplyContext
 from lab.plan.model import Place
@@ -30,7 +31,7 @@ ESTABLISH_TIMEOUT_S = 30.0  # BIRD needs ~5 s with hold 9 / keepalive 3; a loade
 BIRDC_TIMEOUT_S = 3.0
 
 
-class BgpError(RuntimeError):
+class BgpError(LabSystemError, RuntimeError):
     """A BIRD did not start or its session did not come up (the message carries BIRD's own words)."""
 
 

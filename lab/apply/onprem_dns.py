@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from lab.topology.errors import LabSystemError
 from lab.apply import netns, processes, templates
 from lab.apply.context import ApplyContext
 from lab.apply.links import index
@@ -25,7 +26,7 @@ START_TIMEOUT_S = 5.0
 ETC_NETNS = Path("/etc/netns")
 
 
-class OnPremDnsError(RuntimeError):
+class OnPremDnsError(LabSystemError, RuntimeError):
     """A forwarder did not start (the message carries dnsmasq's words)."""
 
 

@@ -38,13 +38,11 @@ from lab.plan.model import (
 )
 from lab.plan.onprem import plan_onprem
 from lab.plan.names import LAB_NAME_RE, check_lab_name  # noqa: F401 - re-exported
+from lab.plan.model import INSTANCE_SYSCTLS, NO_IPV6, ROUTER_SYSCTLS  # noqa: F401 - re-exported
 from lab.plan.security import plan_security
 from lab.plan.tenancy import plan_tenancy
 from lab.topology.model import LoadBalancer, Topology
 
-NO_IPV6 = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
-ROUTER_SYSCTLS = {"net/ipv4/ip_forward": "1", **NO_IPV6}
-INSTANCE_SYSCTLS = dict(NO_IPV6)
 # An NLB node holds legs in overlapping subnets: it must never route between them (ip_forward=0),
 # answer ARP only for the leg's own address, and accept replies that policy routing sends on a
 # leg other than the main table would pick (rp_filter=0). "default" is set before legs move in,

@@ -12,6 +12,10 @@ from typing import Literal
 
 PlaceKind = Literal["netns", "container"]
 MAIN_TABLE = 254
+# The sysctls of a VPC router and of an instance namespace (lab.plan.build, lab.plan.onprem).
+NO_IPV6 = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
+ROUTER_SYSCTLS = {"net/ipv4/ip_forward": "1", **NO_IPV6}
+INSTANCE_SYSCTLS = dict(NO_IPV6)
 
 
 @dataclass(frozen=True)

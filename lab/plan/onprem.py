@@ -130,7 +130,7 @@ def _base_plus(cidr: str, n: int) -> str:
 
 
 def _add_site(builder, site) -> None:
-    from lab.plan.build import INSTANCE_SYSCTLS, ROUTER_SYSCTLS  # late: build imports this module
+    from lab.plan.model import INSTANCE_SYSCTLS, ROUTER_SYSCTLS
 
     plan, lab = builder.plan, builder.lab
     dc = names.router_netns(lab, site.name)

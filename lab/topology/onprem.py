@@ -22,7 +22,7 @@ from typing import Annotated
 from pydantic import Field
 
 from lab.topology.errors import TopologyError
-from lab.topology.model import IPv4Addr, IPv4Cidr, IPv4Net, Name, Strict
+from lab.topology.base import IPv4Addr, IPv4Cidr, IPv4Net, Name, Strict
 
 ASN_MAX = 4294967294
 RESERVED_ASNS = {7224: "us-east-1", 9059: "eu-west-1"}  # EC2 reserves these in these regions
@@ -64,7 +64,7 @@ class DirectConnect(Strict):
 
 def check_onprem(topo) -> None:
     """Cross-checks of `on_premises` and `direct_connect`; raises TopologyError at the first problem."""
-    from lab.topology.rules import _unique  # late: rules imports this module
+    from lab.topology.base import unique as _unique
 
     vpc_names = {v.name for v in topo.vpcs}
     _unique(((f"on_premises[{i}].name", o.name) for i, o in enumerate(topo.on_premises)), "on-premises network")

@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from lab.topology.base import unique as _unique
 from lab.topology.errors import TopologyError
 from lab.topology.model import Topology, Vpc
 from lab.topology.tenancy import check_tenancy
@@ -43,14 +44,6 @@ def check_rules(topo: Topology) -> None:
     _check_endpoint_dns(topo)
     _check_verify(topo)
     check_tenancy(topo)  # the multi-tenant modes (lab.topology.tenancy)
-
-
-def _unique(items: Iterable[tuple[str, str]], what: str, fix: str = "give each one its own name") -> None:
-    seen: dict[str, str] = {}
-    for path, name in items:
-        if name in seen:
-            raise TopologyError(path, f"{what} {name!r} is already defined at {seen[name]}", fix)
-        seen[name] = path
 
 
 def _check_vpc(topo: Topology, vpc: Vpc, path: str) -> None:
