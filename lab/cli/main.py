@@ -30,6 +30,7 @@ def cli() -> None:
 
 def _register() -> None:
     from lab.cli import (
+        api_cmd,
         dns_cmd,
         doctor_cmd,
         endpoint_cmd,
@@ -51,6 +52,7 @@ def _register() -> None:
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg,  # each VPC's resolver, security groups on ENIs
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
+        api_cmd.api_group,  # the EC2 Query API for boto3 and the AWS CLI
     )
     for command in commands:
         cli.add_command(command)

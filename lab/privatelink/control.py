@@ -226,7 +226,8 @@ def _deliver(change: Change, lab: str, progress: Progress, t0: float) -> Change:
 # -- consumer: create and delete -----------------------------------------------------------------
 
 def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: list[str] | None = None,
-                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet) -> Change:
+                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet,
+                    security_groups: list[str] | None = None) -> Change:
     """CreateVpcEndpoint (type Interface): pendingAcceptance, or available if the service auto-accepts."""
     t0 = time.perf_counter()
     change = Change("create")
@@ -238,7 +239,7 @@ def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: lis
         name = choose.endpoint_name(txn, the_vpc, svc, name)
         first = workflow.initial_state(svc.acceptance_required)
         new_raw = edit.add_endpoint(txn.raw, name=name, vpc=the_vpc.name, service=svc.name, subnets=chosen,
-                                    state=first, private_dns=private_dns)
+                                    state=first, private_dns=private_dns, security_groups=security_groups)
         change.failed = txn.apply(new_raw, "create", {name} if workflow.is_live(first) else set())
         ep = txn.endpoint(name)
         txn.record.created(name, txn.view.endpoint_plan(name)["id"], txn.now, first, actor.arn)
