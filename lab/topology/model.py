@@ -274,6 +274,25 @@ class VerifySpec(Strict):
     isolation: Annotated[list[VerifyIsolation], Field(max_length=64)] = []
 
 
+def _policy(value: dict) -> dict:
+    from lab.iam.policy import PolicyError, check
+
+    try:
+        check(value)
+    except PolicyError as err:
+        raise ValueError(f"{err.path + ': ' if err.path else ''}{err.problem}; fix: {err.fix}") from None
+    return value
+
+
+class IamIdentity(Strict):
+    """Identity policies (AWS's JSON grammar) for an account's own keys, or for an IAM user in it
+    (who then gets keys of their own). An account with no entry here acts as its root: anything."""
+
+    account: str
+    user: Name | None = None
+    policies: Annotated[list[Annotated[dict, AfterValidator(_policy)]], Field(min_length=1, max_length=10)]
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -285,3 +304,4 @@ class Topology(Strict):
     endpoints: list[Endpoint] = []
     peerings: list[Peering] = []
     verify: VerifySpec = VerifySpec()
+    iam: Annotated[list[IamIdentity], Field(max_length=64)] = []  # policies for the EC2 API (lab api serve)

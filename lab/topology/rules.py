@@ -37,6 +37,7 @@ def check_rules(topo: Topology) -> None:
     _check_security_groups(topo)
     _check_endpoint_dns(topo)
     _check_verify(topo)
+    _check_iam(topo)
 
 
 def _unique(items: Iterable[tuple[str, str]], what: str, fix: str = "give each one its own name") -> None:
@@ -352,3 +353,18 @@ def _claim(claimed: dict[tuple[str, str], str], vpc: str, name: str, path: str) 
     if other != path:
         raise TopologyError(path, f"DNS name {name} is already used in VPC {vpc!r} by {other}",
                             "give each alias its own name; a private DNS name can be enabled on one endpoint per VPC")
+
+
+def _check_iam(topo: Topology) -> None:
+    seen: dict[tuple[str, str | None], str] = {}
+    for i, ident in enumerate(topo.iam):
+        path = f"iam[{i}]"
+        if ident.account not in topo.accounts:
+            raise TopologyError(f"{path}.account", f"unknown account {ident.account!r}",
+                                f"use one of the accounts: keys ({', '.join(topo.accounts)})")
+        key = (ident.account, ident.user)
+        if key in seen:
+            who = f"user {ident.user!r} of account {ident.account!r}" if ident.user else f"account {ident.account!r}"
+            raise TopologyError(path, f"policies for {who} are already declared at {seen[key]}",
+                                "put all of its policies in one entry")
+        seen[key] = path
