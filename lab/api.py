@@ -106,3 +106,19 @@ __all__ += ["ec2_store", "ec2_store_save"]
 from lab.topology.rules import principal_allows  # noqa: E402 - who may see and connect to a service
 
 __all__ += ["principal_allows"]
+
+
+def ec2_state_stamp(lab: str) -> tuple:
+    """Changes whenever the lab's desired state, plan or control record is replaced (mtime, size, inode)."""
+    state = LabState(lab)
+    out = []
+    for path in (state.topology_file, state.plan_file, state.dir / "privatelink.json", state.dir / API_STORE_FILE):
+        try:
+            st = path.stat()
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+__all__ += ["ec2_state_stamp"]

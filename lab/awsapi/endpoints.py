@@ -19,14 +19,17 @@ from lab.awsapi.util import control_plane, endpoint_by_id, owned_endpoints, owne
 _NAME_TAG_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
-def _with_tags(call, item: dict) -> dict:
-    extra = api.ec2_store(call.lab).get("Tags", {}).get(item["VpcEndpointId"], [])
+def _with_tags(call, item: dict, store: dict | None = None) -> dict:
+    """The endpoint's tags: its Name, and those set through the API (TagSpecifications)."""
+    store = api.ec2_store(call.lab) if store is None else store
+    extra = store.get("Tags", {}).get(item["VpcEndpointId"], [])
     keys = {t["Key"] for t in extra}
     return {**item, "Tags": [t for t in item.get("Tags", []) if t["Key"] not in keys] + extra}
 
 
 def describe_all(call) -> list[dict]:
-    return [_with_tags(call, api.describe_endpoint(call.view, ep)) for ep in owned_endpoints(call)]
+    store = api.ec2_store(call.lab)
+    return [_with_tags(call, api.describe_endpoint(call.view, ep), store) for ep in owned_endpoints(call)]
 
 
 FILTERS = {

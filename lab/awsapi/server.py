@@ -56,7 +56,19 @@ class Ec2Api:
 
     def __init__(self, lab: str, clock=_utcnow):
         self.lab, self.clock = lab, clock
-        api.ec2_credentials(lab)  # fails now, clearly, if the lab is not up; makes the lab's secret
+        self._cached: tuple[tuple, object, dict] | None = None
+        self._view_and_keys()  # fails now, clearly, if the lab is not up; makes the lab's secret
+
+    def _view_and_keys(self):
+        """The lab's view and keys, re-read only when one of its files changed (a Describe costs a
+        stat, not a YAML parse); the control plane replaces each file atomically."""
+        stamp = api.ec2_state_stamp(self.lab)
+        cached = self._cached
+        if cached is None or cached[0] != stamp:
+            view = api.ec2_view(self.lab)
+            cached = (stamp, view, {k.access_key_id: k for k in api.ec2_credentials(self.lab, view)})
+            self._cached = cached
+        return cached[1], cached[2]
 
     def __call__(self, environ, start_response):
         return self.handle(Request(environ))(environ, start_response)
@@ -99,8 +111,7 @@ class Ec2Api:
             form[key] = value
         return body, form
 
-    def _caller(self, request: Request, body: bytes, view):
-        keys = {k.access_key_id: k for k in api.ec2_credentials(self.lab, view)}
+    def _caller(self, request: Request, body: bytes, view, keys):
         signed = sigv4.SignedRequest(request.method, request.path, request.query_string.decode("latin-1"),
                                      dict(request.headers), body)
         cred = sigv4.verify(signed, lambda key_id: keys[key_id].secret_access_key if key_id in keys else None,
@@ -112,8 +123,8 @@ class Ec2Api:
 
     def _answer(self, request: Request, request_id: str) -> tuple[str, bytes]:
         body, form = self._form(request)
-        view = api.ec2_view(self.lab)
-        caller = self._caller(request, body, view)
+        view, keys = self._view_and_keys()
+        caller = self._caller(request, body, view, keys)
         action = form.get("Action")
         if not action:
             raise Ec2Error("MissingAction", "The request must contain the parameter Action")
