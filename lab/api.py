@@ -122,3 +122,7 @@ def ec2_state_stamp(lab: str) -> tuple:
 
 
 __all__ += ["ec2_state_stamp"]
+
+from lab.privatelink.modify import modify_endpoint  # noqa: E402 - ModifyVpcEndpoint
+
+__all__ += ["modify_endpoint"]

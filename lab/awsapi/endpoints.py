@@ -245,3 +245,56 @@ def describe_vpc_endpoint_connections(call, p: dict) -> dict:
 __all__ = ["accept_vpc_endpoint_connections", "create_vpc_endpoint", "delete_vpc_endpoints",
            "describe_vpc_endpoint_connections", "describe_vpc_endpoints", "reject_vpc_endpoint_connections",
            "endpoint_by_id", "tag_values"]
+
+
+def modify_vpc_endpoint(call, p: dict) -> dict:
+    """Add/remove subnets and security groups, PrivateDnsEnabled; policies and other types are not the lab's."""
+    for key in ("AddRouteTableIds", "RemoveRouteTableIds"):
+        if p.get(key):
+            raise Ec2Error("InvalidParameterCombination", f"{key} cannot be used with an Interface endpoint")
+    for key in ("PolicyDocument", "ResetPolicy", "IpAddressType", "DnsOptions", "SubnetConfigurations"):
+        if key in p:
+            raise Ec2Error("InvalidParameterValue", f"{key} is not supported by the lab")
+    ep = endpoint_by_id(call, p["VpcEndpointId"])
+    vpc = call.view.vpc(ep.vpc)
+    both = set(p.get("AddSubnetIds") or []) & set(p.get("RemoveSubnetIds") or [])
+    if both:
+        raise Ec2Error("InvalidParameterCombination", f"Subnet {sorted(both)[0]} is both added and removed")
+    add_subnets = _subnets(call, vpc, p.get("AddSubnetIds")) or []
+    remove_subnets = _subnets(call, vpc, p.get("RemoveSubnetIds")) or []
+    planned = call.view.endpoint_plan(ep.name)
+    current_azs = {e["az"]: e["subnet_id"] for e in planned["enis"] if e["subnet"] not in remove_subnets}
+    inv = {s["SubnetId"]: s["AvailabilityZone"] for s in call.view.plan["inventory"]["subnets"]}
+    for sid in p.get("AddSubnetIds") or []:
+        if inv[sid] in current_azs and current_azs[inv[sid]] != sid:
+            raise Ec2Error("DuplicateSubnetsInSameZone", f"Found another VPC endpoint subnet in the availability zone "
+                           f"of {sid}. VPC endpoint subnets should be in different availability zones supported by "
+                           "the VPC endpoint service.")
+    groups = _final_groups(call, vpc, ep, p)
+    call.authorize([call.arn("vpc-endpoint", p["VpcEndpointId"]),
+                    *(call.arn("subnet", s) for s in (p.get("AddSubnetIds") or []) + (p.get("RemoveSubnetIds") or [])),
+                    *(call.arn("security-group", g) for g in (p.get("AddSecurityGroupIds") or [])
+                      + (p.get("RemoveSecurityGroupIds") or []))])
+    if not any(p.get(k) for k in ("AddSubnetIds", "RemoveSubnetIds", "AddSecurityGroupIds", "RemoveSecurityGroupIds")) \
+            and "PrivateDnsEnabled" not in p:
+        return {"Return": True}
+    control_plane(lambda: api.modify_endpoint(
+        call.lab, call.account_id, ep.name, add_subnets=add_subnets, remove_subnets=remove_subnets,
+        add_groups=groups, remove_groups=list(ep.security_groups), private_dns=p.get("PrivateDnsEnabled")))
+    return {"Return": True}
+
+
+def _final_groups(call, vpc, ep, p: dict) -> list[str]:
+    """The endpoint's groups after the change, by name; [] means the VPC's default (as stored)."""
+    on_now = {g["GroupId"]: g["GroupName"] for g in call.view.security_groups(ep.name)}
+    add = dict(zip(p.get("AddSecurityGroupIds") or [], _groups(call, vpc, p.get("AddSecurityGroupIds"))))
+    for gid in p.get("RemoveSecurityGroupIds") or []:
+        if gid not in on_now:
+            raise Ec2Error("InvalidGroup.NotFound", f"The security group '{gid[:128]}' is not associated with "
+                           f"{p['VpcEndpointId']}")
+    final = [n for gid, n in on_now.items() if gid not in (p.get("RemoveSecurityGroupIds") or [])]
+    final += [n for n in add.values() if n not in final]
+    if not final:
+        raise Ec2Error("InvalidParameterValue", "An interface endpoint needs at least one security group")
+    declared = {g.name for g in vpc.security_groups}
+    return [] if final == ["default"] and "default" not in declared else final

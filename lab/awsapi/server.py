@@ -29,6 +29,7 @@ ACTIONS = {
     "CreateVpcEndpoint": endpoints.create_vpc_endpoint,
     "DescribeVpcEndpoints": endpoints.describe_vpc_endpoints,
     "DeleteVpcEndpoints": endpoints.delete_vpc_endpoints,
+    "ModifyVpcEndpoint": endpoints.modify_vpc_endpoint,
     "AcceptVpcEndpointConnections": endpoints.accept_vpc_endpoint_connections,
     "RejectVpcEndpointConnections": endpoints.reject_vpc_endpoint_connections,
     "DescribeVpcEndpointConnections": endpoints.describe_vpc_endpoint_connections,

@@ -38,6 +38,9 @@ def topology() -> dict:
     raw = yaml.safe_load((REPO / "topologies" / "basic.yaml").read_text())
     raw["endpoint_services"][0]["acceptance_required"] = True
     raw["endpoints"] = []
+    consumer = next(v for v in raw["vpcs"] if v["name"] == "consumer")
+    consumer["security_groups"] = [{"name": "only-a", "description": "HTTP from consumer-a only",
+                                    "ingress": [{"cidr": "10.0.1.0/24", "port": 80}]}]
     raw["iam"] = [{"account": "consumer", "user": "limited", "policies": [{"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
         {"Effect": "Allow", "Action": "ec2:CreateVpcEndpoint", "Resource": "*",
@@ -94,8 +97,8 @@ def netns(plan, instance: str) -> str:
     return next(i["Netns"] for i in plan.inventory["instances"] if i["Name"] == instance)
 
 
-def curl(plan, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", "netns", "exec", netns(plan, "consumer-client"), "curl", "-s", "-m", "3",
+def curl(plan, name: str, client: str = "consumer-client") -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", "netns", "exec", netns(plan, client), "curl", "-s", "-m", "3",
                            f"http://{name}/"], capture_output=True, text=True, timeout=15)
 
 
@@ -241,3 +244,37 @@ def test_malformed_requests_over_real_http_change_nothing(plan, server):
         assert "InternalError" not in text
     assert server["proc"].poll() is None  # still serving
     assert topology_hash() == before and lab("endpoint", "list", "--format", "json") == listed
+
+
+def test_modify_vpc_endpoint_changes_enis_and_groups_live(plan, client):
+    consumer, provider = client("consumer"), client("provider")
+    svc = service_of(provider)
+    vpc = consumer.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnets = {s["AvailabilityZone"]: s["SubnetId"] for s in consumer.describe_subnets()["Subnets"]}
+    vpce = consumer.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc, ServiceName=svc["ServiceName"],
+                                        SubnetIds=[subnets["us-east-1a"]])["VpcEndpoint"]["VpcEndpointId"]
+    try:
+        provider.accept_vpc_endpoint_connections(ServiceId=svc["ServiceId"], VpcEndpointIds=[vpce])
+        assert consumer.modify_vpc_endpoint(VpcEndpointId=vpce, AddSubnetIds=[subnets["us-east-1b"]])["Return"]
+        enis = consumer.describe_network_interfaces(Filters=[{"Name": "description", "Values": [f"*{vpce}"]}])
+        by_subnet = {n["SubnetId"]: n["PrivateIpAddress"] for n in enis["NetworkInterfaces"]}
+        assert set(by_subnet) == set(subnets.values())
+        new_ip = by_subnet[subnets["us-east-1b"]]
+        answer = wait_for(lambda: (r := curl(plan, new_ip, "consumer-client-b")).returncode == 0 and r)
+        assert answer and json.loads(answer.stdout)["vpce_id"] == vpce  # the added ENI carries traffic
+        groups = {g["GroupName"]: g["GroupId"] for g in consumer.describe_security_groups()["SecurityGroups"]}
+        (old,) = consumer.describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"][0]["Groups"]
+        consumer.modify_vpc_endpoint(VpcEndpointId=vpce, AddSecurityGroupIds=[groups["only-a"]],
+                                     RemoveSecurityGroupIds=[old["GroupId"]])
+        now = consumer.describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"][0]
+        assert [g["GroupName"] for g in now["Groups"]] == ["only-a"]
+        # only-a admits consumer-a (10.0.1.0/24): consumer-client-b (10.0.2.20) is now refused
+        assert wait_for(lambda: curl(plan, new_ip, "consumer-client-b").returncode != 0, seconds=5)
+        assert curl(plan, new_ip, "consumer-client").returncode == 0
+        consumer.modify_vpc_endpoint(VpcEndpointId=vpce, RemoveSubnetIds=[subnets["us-east-1a"]])
+        left = consumer.describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"][0]["SubnetIds"]
+        assert left == [subnets["us-east-1b"]]
+        assert code(consumer.modify_vpc_endpoint, VpcEndpointId=vpce, RemoveSubnetIds=[subnets["us-east-1b"]]) == \
+            "InvalidParameterValue"  # an interface endpoint keeps at least one subnet
+    finally:
+        consumer.delete_vpc_endpoints(VpcEndpointIds=[vpce])
