@@ -126,3 +126,7 @@ __all__ += ["ec2_state_stamp"]
 from lab.privatelink.modify import modify_endpoint  # noqa: E402 - ModifyVpcEndpoint
 
 __all__ += ["modify_endpoint"]
+
+from lab.apply.domains import verify_domain  # noqa: E402 - StartVpcEndpointServicePrivateDnsVerification
+
+__all__ += ["verify_domain"]

@@ -38,6 +38,7 @@ ACTIONS = {
     "DescribeVpcEndpointServicePermissions": services.describe_vpc_endpoint_service_permissions,
     "ModifyVpcEndpointServicePermissions": services.modify_vpc_endpoint_service_permissions,
     "ModifyVpcEndpointServiceConfiguration": services.modify_vpc_endpoint_service_configuration,
+    "StartVpcEndpointServicePrivateDnsVerification": services.start_vpc_endpoint_service_private_dns_verification,
     "DescribeVpcs": discovery.describe_vpcs,
     "DescribeSubnets": discovery.describe_subnets,
     "DescribeSecurityGroups": discovery.describe_security_groups,

@@ -110,3 +110,14 @@ def modify_vpc_endpoint_service_configuration(call, p: dict) -> dict:
     call.authorize([call.arn("vpc-endpoint-service", p["ServiceId"])])
     control_plane(lambda: api.set_acceptance(call.lab, call.account_id, svc.name, p["AcceptanceRequired"]))
     return {"Return": True}
+
+
+def start_vpc_endpoint_service_private_dns_verification(call, p: dict) -> dict:
+    """The lab checks the TXT record at once (AWS starts the check and answers ReturnValue true);
+    DescribeVpcEndpointServiceConfigurations then shows PrivateDnsNameConfiguration.State."""
+    svc = _owned_service(call, p["ServiceId"])
+    if not svc.private_dns_name:
+        raise Ec2Error("InvalidParameter", f"The service {p['ServiceId']} has no private DNS name to verify")
+    call.authorize([call.arn("vpc-endpoint-service", p["ServiceId"])])
+    control_plane(lambda: api.verify_domain(call.lab, svc.name))
+    return {"ReturnValue": True}
