@@ -360,7 +360,11 @@ def set_acceptance(lab: str, account: str, service: str, required: bool, progres
         txn = Transaction(lab, progress)
         actor, svc = txn.account(account), txn.service(service)
         require_service_owner(txn.view.topo, actor, svc, "change its configuration")
-        txn.apply(edit.set_service_key(txn.raw, svc.name, "acceptance_required", required), change.action, set())
+        # An endpoint whose stored state is unset takes it from the service's acceptance_required:
+        # pin the state it has now, or flipping the flag would move (and cut) existing connections.
+        pinned = {ep.name: txn.state_of(ep) for ep in txn.view.topo.endpoints if ep.service == svc.name and ep.state is None}
+        raw = edit.set_states(txn.raw, pinned) if pinned else txn.raw
+        txn.apply(edit.set_service_key(raw, svc.name, "acceptance_required", required), change.action, set())
     change.seconds = time.perf_counter() - t0
     return change
 

@@ -278,3 +278,25 @@ def test_modify_vpc_endpoint_changes_enis_and_groups_live(plan, client):
             "InvalidParameterValue"  # an interface endpoint keeps at least one subnet
     finally:
         consumer.delete_vpc_endpoints(VpcEndpointIds=[vpce])
+
+
+def test_requiring_acceptance_later_keeps_existing_connections(tmp_path):
+    """ModifyVpcEndpointServiceConfiguration AcceptanceRequired=true applies to new endpoints only (as on
+    AWS): the default lab's web-endpoint (state unset in its file) stays available and keeps answering.
+    Before the fix, it became pendingAcceptance and its traffic was cut."""
+    from lab.privatelink import control
+
+    name = f"t-acc-{secrets.token_hex(2)}"
+    up = lifecycle.up("basic", name)
+    try:
+        (ep,) = up.plan.endpoints
+        ns = next(i["Netns"] for i in up.plan.inventory["instances"] if i["Name"] == "consumer-client")
+        control.set_acceptance(name, "provider", "web-service", True)
+        listed = json.loads(subprocess.run([*CLI, "endpoint", "list", "--name", name, "--format", "json"],
+                                           capture_output=True, text=True, check=True).stdout)["VpcEndpoints"]
+        assert [(e["VpcEndpointId"], e["State"]) for e in listed] == [(ep.id, "available")]
+        done = subprocess.run(["ip", "netns", "exec", ns, "curl", "-s", "-m", "3", f"http://{ep.enis[0].ip}/"],
+                              capture_output=True, text=True, timeout=15)
+        assert done.returncode == 0 and json.loads(done.stdout)["vpce_id"] == ep.id
+    finally:
+        lifecycle.down(name)
