@@ -130,3 +130,11 @@ __all__ += ["modify_endpoint"]
 from lab.apply.domains import verify_domain  # noqa: E402 - StartVpcEndpointServicePrivateDnsVerification
 
 __all__ += ["verify_domain"]
+
+from lab.privatelink import subscriptions as _subscriptions  # noqa: E402 - connection notifications
+
+subscriptions_create = _subscriptions.create
+subscriptions_delete = _subscriptions.delete
+subscriptions_describe = _subscriptions.describe
+
+__all__ += ["subscriptions_create", "subscriptions_delete", "subscriptions_describe"]

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from lab import api
-from lab.awsapi import discovery, endpoints, services, sigv4, wire
+from lab.awsapi import discovery, endpoints, notifications, services, sigv4, wire
 from lab.awsapi.context import Call
 from lab.awsapi.errors import Ec2Error
 
@@ -39,6 +39,10 @@ ACTIONS = {
     "ModifyVpcEndpointServicePermissions": services.modify_vpc_endpoint_service_permissions,
     "ModifyVpcEndpointServiceConfiguration": services.modify_vpc_endpoint_service_configuration,
     "StartVpcEndpointServicePrivateDnsVerification": services.start_vpc_endpoint_service_private_dns_verification,
+    "CreateVpcEndpointConnectionNotification": notifications.create_vpc_endpoint_connection_notification,
+    "DescribeVpcEndpointConnectionNotifications": notifications.describe_vpc_endpoint_connection_notifications,
+    "ModifyVpcEndpointConnectionNotification": notifications.modify_vpc_endpoint_connection_notification,
+    "DeleteVpcEndpointConnectionNotifications": notifications.delete_vpc_endpoint_connection_notifications,
     "DescribeVpcs": discovery.describe_vpcs,
     "DescribeSubnets": discovery.describe_subnets,
     "DescribeSecurityGroups": discovery.describe_security_groups,

@@ -293,6 +293,15 @@ class IamIdentity(Strict):
     policies: Annotated[list[Annotated[dict, AfterValidator(_policy)]], Field(min_length=1, max_length=10)]
 
 
+class SnsTopic(Strict):
+    """An SNS topic for the EC2 API's CreateVpcEndpointConnectionNotification: its ARN is
+    arn:aws:sns:<region>:<account id>:<name>, and its subscribers are the lab's (commands, webhooks)."""
+
+    name: Name
+    account: str
+    subscribers: Annotated[list[Subscriber], Field(min_length=1, max_length=10)]
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -305,3 +314,4 @@ class Topology(Strict):
     peerings: list[Peering] = []
     verify: VerifySpec = VerifySpec()
     iam: Annotated[list[IamIdentity], Field(max_length=64)] = []  # policies for the EC2 API (lab api serve)
+    sns_topics: Annotated[list[SnsTopic], Field(max_length=64)] = []  # notification targets for the EC2 API

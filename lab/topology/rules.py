@@ -38,6 +38,7 @@ def check_rules(topo: Topology) -> None:
     _check_endpoint_dns(topo)
     _check_verify(topo)
     _check_iam(topo)
+    _check_sns_topics(topo)
 
 
 def _unique(items: Iterable[tuple[str, str]], what: str, fix: str = "give each one its own name") -> None:
@@ -368,3 +369,13 @@ def _check_iam(topo: Topology) -> None:
             raise TopologyError(path, f"policies for {who} are already declared at {seen[key]}",
                                 "put all of its policies in one entry")
         seen[key] = path
+
+
+def _check_sns_topics(topo: Topology) -> None:
+    _unique(((f"sns_topics[{i}].name", t.name) for i, t in enumerate(topo.sns_topics)), "SNS topic")
+    for i, topic in enumerate(topo.sns_topics):
+        if topic.account not in topo.accounts:
+            raise TopologyError(f"sns_topics[{i}].account", f"unknown account {topic.account!r}",
+                                f"use one of the accounts: keys ({', '.join(topo.accounts)})")
+        for k, sub in enumerate(topic.subscribers):
+            _check_subscriber(topo, sub, f"sns_topics[{i}].subscribers[{k}]")

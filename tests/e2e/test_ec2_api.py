@@ -34,8 +34,13 @@ AWS = str(Path(sys.executable).with_name("aws"))
 REPO = Path(__file__).resolve().parents[2]
 
 
+EVENTS_FILE = Path(f"/tmp/{LAB}-sns-events.jsonl")  # written by the topic's subscriber (a host command)
+
+
 def topology() -> dict:
     raw = yaml.safe_load((REPO / "topologies" / "basic.yaml").read_text())
+    raw["sns_topics"] = [{"name": "endpoint-events", "account": "provider",
+                          "subscribers": [{"command": ["sh", "-c", f"cat >> {EVENTS_FILE}; echo >> {EVENTS_FILE}"]}]}]
     raw["endpoint_services"][0]["acceptance_required"] = True
     raw["endpoints"] = []
     consumer = next(v for v in raw["vpcs"] if v["name"] == "consumer")
@@ -63,6 +68,7 @@ def plan(tmp_path_factory):
         yield result.plan
     finally:
         lifecycle.down(LAB)
+        EVENTS_FILE.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -300,3 +306,42 @@ def test_requiring_acceptance_later_keeps_existing_connections(tmp_path):
         assert done.returncode == 0 and json.loads(done.stdout)["vpce_id"] == ep.id
     finally:
         lifecycle.down(name)
+
+
+def delivered() -> list[dict]:
+    if not EVENTS_FILE.exists():
+        return []
+    return [json.loads(line) for line in EVENTS_FILE.read_text().splitlines() if line.strip()]
+
+
+def test_connection_notifications_to_a_declared_sns_topic(plan, client):
+    consumer, provider = client("consumer"), client("provider")
+    svc = service_of(provider)
+    arn = "arn:aws:sns:us-east-1:111111111111:endpoint-events"
+    assert code(consumer.create_vpc_endpoint_connection_notification, ServiceId=svc["ServiceId"],
+                ConnectionNotificationArn=arn, ConnectionEvents=["Connect"]) == "InvalidVpcEndpointServiceId.NotFound"
+    assert code(provider.create_vpc_endpoint_connection_notification, ServiceId=svc["ServiceId"],
+                ConnectionNotificationArn=arn.replace("endpoint-events", "nope"), ConnectionEvents=["Connect"]) == \
+        "InvalidParameter"
+    made = provider.create_vpc_endpoint_connection_notification(
+        ServiceId=svc["ServiceId"], ConnectionNotificationArn=arn, ConnectionEvents=["Connect", "Accept"])
+    nfn = made["ConnectionNotification"]["ConnectionNotificationId"]
+    listed = provider.describe_vpc_endpoint_connection_notifications()["ConnectionNotificationSet"]
+    assert [(n["ConnectionNotificationId"], n["ConnectionNotificationArn"], sorted(n["ConnectionEvents"]))
+            for n in listed] == [(nfn, arn, ["Accept", "Connect"])]
+    start = len(delivered())
+    vpc = consumer.describe_vpcs()["Vpcs"][0]["VpcId"]
+    vpce = consumer.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc,
+                                        ServiceName=svc["ServiceName"])["VpcEndpoint"]["VpcEndpointId"]
+    try:
+        provider.accept_vpc_endpoint_connections(ServiceId=svc["ServiceId"], VpcEndpointIds=[vpce])
+        got = [(e["ConnectionEvent"], e["VpcEndpointId"], e["VpcEndpointState"]) for e in delivered()[start:]]
+        assert got == [("Connect", vpce, "pendingAcceptance"), ("Accept", vpce, "available")]
+        provider.modify_vpc_endpoint_connection_notification(ConnectionNotificationId=nfn, ConnectionEvents=["Reject"])
+        provider.reject_vpc_endpoint_connections(ServiceId=svc["ServiceId"], VpcEndpointIds=[vpce])
+        assert [e["ConnectionEvent"] for e in delivered()[start:]] == ["Connect", "Accept", "Reject"]
+        assert provider.delete_vpc_endpoint_connection_notifications(ConnectionNotificationIds=[nfn])["Unsuccessful"] == []
+        assert provider.describe_vpc_endpoint_connection_notifications()["ConnectionNotificationSet"] == []
+    finally:
+        consumer.delete_vpc_endpoints(VpcEndpointIds=[vpce])
+    assert [e["ConnectionEvent"] for e in delivered()[start:]] == ["Connect", "Accept", "Reject"]  # none after delete

@@ -70,7 +70,7 @@ def paper_lab(tmp_path, monkeypatch):
         raise AssertionError("a unit test reached the control plane")
 
     for fn in ("create_endpoint", "delete_endpoints", "accept_connections", "reject_connections",
-               "allow_principals", "revoke_principals", "set_acceptance", "modify_endpoint", "verify_domain"):
+               "allow_principals", "revoke_principals", "set_acceptance", "modify_endpoint", "verify_domain", "subscriptions_create", "subscriptions_delete"):
         monkeypatch.setattr(api, fn, tripwire)
     return name, state
 
