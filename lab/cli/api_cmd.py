@@ -60,11 +60,13 @@ def serve(lab: str, port: int, host: str) -> None:
 @api_group.command()
 @name_option
 @click.option("--account", "-a", default=None, metavar="ACCOUNT", help="Only this account (name or 12-digit ID).")
+@click.option("--user", "-u", default=None, metavar="USER",
+              help="Only this IAM user's keys (declared under iam:); env output without it: the account's own.")
 @click.option("--format", "fmt", type=click.Choice(["json", "env", "aws-config"]), default="json", show_default=True,
               help="json: a list; env: lines for `eval`; aws-config: one profile per account.")
 @click.option("--endpoint-url", default=f"http://127.0.0.1:{DEFAULT_PORT}", show_default=True,
               help="The API's URL, written into env and aws-config output.")
-def credentials(lab: str, account: str | None, fmt: str, endpoint_url: str) -> None:
+def credentials(lab: str, account: str | None, user: str | None, fmt: str, endpoint_url: str) -> None:
     """Print the access keys of the lab's accounts (stable for the lab's life)."""
     from lab import api
 
@@ -73,6 +75,14 @@ def credentials(lab: str, account: str | None, fmt: str, endpoint_url: str) -> N
     if account is not None:
         wanted = api.resolve_account(view.topo, account)
         pairs = [p for p in pairs if p.account_id == wanted.id]
+    if user is not None:
+        users = sorted({p.user for p in pairs if p.user})
+        pairs = [p for p in pairs if p.user == user]
+        if not pairs:
+            raise LabInputError("--user", f"no IAM user {user!r}" + (f" in account {account!r}" if account else ""),
+                                f"use one of: {', '.join(users) or '(none: declare users under iam:)'}")
+    elif fmt == "env" and account is not None:
+        pairs = [p for p in pairs if p.user is None]  # the account's own keys
     region = view.topo.region
     if fmt == "json":
         stdout.file.write(json.dumps([{"Account": p.account, "AccountId": p.account_id,
