@@ -23,8 +23,11 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lab.apply import api as lifecycle
-from lab.state.store import LabState
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import audit  # noqa: E402  (tests/audit.py: asks the system, not the lab)
+
+from lab.apply import api as lifecycle  # noqa: E402
+from lab.state.store import LabState  # noqa: E402
 
 pytestmark = [pytest.mark.root, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -231,6 +234,7 @@ def topology_hash() -> str:
 
 def test_malformed_requests_over_real_http_change_nothing(plan, server):
     before, listed = topology_hash(), lab("endpoint", "list", "--format", "json")
+    owned = audit.residue(LAB)  # namespaces, links, containers, processes, files of the lab, from the system
     host, port = server["url"].removeprefix("http://").split(":")
     rng = random.Random(14)
     for n in range(300):
@@ -250,6 +254,7 @@ def test_malformed_requests_over_real_http_change_nothing(plan, server):
         assert "InternalError" not in text
     assert server["proc"].poll() is None  # still serving
     assert topology_hash() == before and lab("endpoint", "list", "--format", "json") == listed
+    assert audit.residue(LAB) == owned
 
 
 def test_modify_vpc_endpoint_changes_enis_and_groups_live(plan, client):
