@@ -421,3 +421,16 @@ def vlan_missing() -> str | None:
     from lab.apply.vlan import missing
 
     return missing()
+
+
+# -- EC2 API (issue 14): `lab api serve` and `lab api credentials`; bodies in lab.usecases.ec2 ----------------
+# Loaded on first use: the control plane it pulls in would slow every other command's start.
+def __getattr__(name: str):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from lab.usecases import ec2
+
+    try:
+        return getattr(ec2, name)
+    except AttributeError:
+        raise AttributeError(f"module 'lab.api' has no attribute {name!r}") from None

@@ -36,6 +36,7 @@ def cli() -> None:
 
 def _register() -> None:
     from lab.cli import (
+        api_cmd,
         az_cmd,
         dns_cmd,
         doctor_cmd,
@@ -65,6 +66,7 @@ def _register() -> None:
         graph_cmd.graph, ui_cmd.ui, usage_cmd.usage, metrics_cmd.metrics,  # see the lab (live: ui), costs, metrics
         az_cmd.az,  # Availability Zones fail and recover
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
+        api_cmd.api_group,  # the EC2 Query API for boto3 and the AWS CLI
     )
     for command in commands:
         cli.add_command(command)

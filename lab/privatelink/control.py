@@ -246,7 +246,8 @@ def _deliver(change: Change, lab: str, progress: Progress, t0: float) -> Change:
 # -- consumer: create and delete -----------------------------------------------------------------
 
 def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: list[str] | None = None,
-                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet) -> Change:
+                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet,
+                    security_groups: list[str] | None = None) -> Change:
     """CreateVpcEndpoint (type Interface): pendingAcceptance, or available if the service auto-accepts."""
     t0 = time.perf_counter()
     change = Change("create")
@@ -257,7 +258,7 @@ def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: lis
         name = choose.endpoint_name(txn, the_vpc, svc, name)
         first = workflow.initial_state(svc.acceptance_required)
         new_raw = edit.add_endpoint(txn.raw, name=name, vpc=the_vpc.name, service=svc.name, subnets=chosen,
-                                    state=first, private_dns=private_dns)
+                                    state=first, private_dns=private_dns, security_groups=security_groups)
         change.failed = txn.apply(new_raw, "create", {name} if workflow.is_live(first) else set())
         ep = txn.endpoint(name)
         txn.record.created(name, txn.view.endpoint_plan(name)["id"], txn.now, first, actor.arn)
@@ -374,7 +375,11 @@ def set_acceptance(lab: str, account: str, service: str, required: bool, progres
     with transaction(lab, progress) as txn:
         actor, svc = txn.account(account), txn.service(service)
         require_service_owner(txn.view.topo, actor, svc, "change its configuration")
-        txn.apply(edit.set_service_key(txn.raw, svc.name, "acceptance_required", required), change.action, set())
+        # An endpoint whose stored state is unset takes it from the service's acceptance_required:
+        # pin the state it has now, or flipping the flag would move (and cut) existing connections.
+        pinned = {ep.name: txn.state_of(ep) for ep in txn.view.topo.endpoints if ep.service == svc.name and ep.state is None}
+        raw = edit.set_states(txn.raw, pinned) if pinned else txn.raw
+        txn.apply(edit.set_service_key(raw, svc.name, "acceptance_required", required), change.action, set())
     change.seconds = time.perf_counter() - t0
     return change
 

@@ -48,11 +48,13 @@ def _service(data: dict, name: str) -> dict:
 
 
 def add_endpoint(data: dict, *, name: str, vpc: str, service: str, subnets: list[str], state: str,
-                 private_dns: bool = False) -> dict:
+                 private_dns: bool = False, security_groups: list[str] | None = None) -> dict:
     out = copy.deepcopy(data)
     entry = {"name": name, "vpc": vpc, "service": service, "subnets": list(subnets), "state": state}
     if private_dns:
         entry["private_dns_enabled"] = True
+    if security_groups:
+        entry["security_groups"] = list(security_groups)
     _endpoints(out).append(entry)
     return out
 

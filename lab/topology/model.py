@@ -248,6 +248,8 @@ class Impairment(Strict):
         if self.jitter is not None and self.delay is None:
             raise ValueError("jitter needs a delay to vary; fix: add delay (e.g. delay: 20ms)")
         return self
+
+
 TOKEN_RE = r"^[A-Za-z0-9._~+/=-]{8,128}$"  # an RFC 6750 bearer token, 8-128 characters
 
 
@@ -268,6 +270,32 @@ class Tenancy(Strict):
 
 
 from lab.topology.onprem import DirectConnect, OnPremises  # noqa: E402 - its models build on Strict above
+def _policy(value: dict) -> dict:
+    from lab.iam.policy import PolicyError, check
+
+    try:
+        check(value)
+    except PolicyError as err:
+        raise ValueError(f"{err.path + ': ' if err.path else ''}{err.problem}; fix: {err.fix}") from None
+    return value
+
+
+class IamIdentity(Strict):
+    """Identity policies (AWS's JSON grammar) for an account's own keys, or for an IAM user in it
+    (who then gets keys of their own). An account with no entry here acts as its root: anything."""
+
+    account: str
+    user: Name | None = None
+    policies: Annotated[list[Annotated[dict, AfterValidator(_policy)]], Field(min_length=1, max_length=10)]
+
+
+class SnsTopic(Strict):
+    """An SNS topic for the EC2 API's CreateVpcEndpointConnectionNotification: its ARN is
+    arn:aws:sns:<region>:<account id>:<name>, and its subscribers are the lab's (commands, webhooks)."""
+
+    name: Name
+    account: str
+    subscribers: Annotated[list[Subscriber], Field(min_length=1, max_length=10)]
 
 
 class Topology(Strict):
@@ -286,3 +314,5 @@ class Topology(Strict):
     impairments: list[Impairment] = []
     verify: VerifySpec = VerifySpec()
     tenancy: Tenancy | None = None  # lab.plan.tenancy; checked by lab.topology.tenancy
+    iam: Annotated[list[IamIdentity], Field(max_length=64)] = []  # policies for the EC2 API (lab api serve)
+    sns_topics: Annotated[list[SnsTopic], Field(max_length=64)] = []  # notification targets for the EC2 API

@@ -44,6 +44,8 @@ def check_rules(topo: Topology) -> None:
     _check_endpoint_dns(topo)
     _check_verify(topo)
     check_tenancy(topo)  # the multi-tenant modes (lab.topology.tenancy)
+    _check_iam(topo)
+    _check_sns_topics(topo)
 
 
 def _check_vpc(topo: Topology, vpc: Vpc, path: str) -> None:
@@ -355,3 +357,28 @@ def _claim(claimed: dict[tuple[str, str], str], vpc: str, name: str, path: str) 
     if other != path:
         raise TopologyError(path, f"DNS name {name} is already used in VPC {vpc!r} by {other}",
                             "give each alias its own name; a private DNS name can be enabled on one endpoint per VPC")
+
+
+def _check_iam(topo: Topology) -> None:
+    seen: dict[tuple[str, str | None], str] = {}
+    for i, ident in enumerate(topo.iam):
+        path = f"iam[{i}]"
+        if ident.account not in topo.accounts:
+            raise TopologyError(f"{path}.account", f"unknown account {ident.account!r}",
+                                f"use one of the accounts: keys ({', '.join(topo.accounts)})")
+        key = (ident.account, ident.user)
+        if key in seen:
+            who = f"user {ident.user!r} of account {ident.account!r}" if ident.user else f"account {ident.account!r}"
+            raise TopologyError(path, f"policies for {who} are already declared at {seen[key]}",
+                                "put all of its policies in one entry")
+        seen[key] = path
+
+
+def _check_sns_topics(topo: Topology) -> None:
+    _unique(((f"sns_topics[{i}].name", t.name) for i, t in enumerate(topo.sns_topics)), "SNS topic")
+    for i, topic in enumerate(topo.sns_topics):
+        if topic.account not in topo.accounts:
+            raise TopologyError(f"sns_topics[{i}].account", f"unknown account {topic.account!r}",
+                                f"use one of the accounts: keys ({', '.join(topo.accounts)})")
+        for k, sub in enumerate(topic.subscribers):
+            _check_subscriber(topo, sub, f"sns_topics[{i}].subscribers[{k}]")
