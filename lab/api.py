@@ -110,10 +110,11 @@ def capture(name: str, patterns: list[str], seconds: float, out_dir: Path, progr
 # -- control plane: endpoints and services --------------------------------------------------------
 
 def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: list[str] | None = None,
-                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet):
+                    name: str | None = None, private_dns: bool = False, progress: Progress = _quiet,
+                    security_groups: list[str] | None = None):
     """CreateVpcEndpoint (type Interface). -> Change"""
     from lab.privatelink import control
-    return control.create_endpoint(lab, account, vpc, service, subnets, name, private_dns, progress)
+    return control.create_endpoint(lab, account, vpc, service, subnets, name, private_dns, progress, security_groups)
 
 
 def accept_connections(lab: str, account: str, refs: list[str], progress: Progress = _quiet):

@@ -9,4 +9,6 @@
 - services   endpoint services and their permissions
 - discovery  VPCs, subnets, security groups, network interfaces, AZs
 It sits at the top with the CLI and imports only `lab.api` and pure libraries.
+
+May import: lab.api, lab.iam and the pure libraries; only lab.cli (`lab api serve`) imports it.
 """

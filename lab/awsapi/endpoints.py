@@ -29,7 +29,7 @@ def _with_tags(call, item: dict, store: dict | None = None) -> dict:
 
 def describe_all(call) -> list[dict]:
     store = api.ec2_store(call.lab)
-    return [_with_tags(call, api.describe_endpoint(call.view, ep), store) for ep in owned_endpoints(call)]
+    return [_with_tags(call, api.ec2_describe_endpoint(call.view, ep), store) for ep in owned_endpoints(call)]
 
 
 FILTERS = {
@@ -122,7 +122,7 @@ def _current_or_deleted(call, vpce_id: str) -> dict:
     fresh = api.ec2_view(call.lab)
     for ep in fresh.topo.endpoints:
         if (fresh.endpoint_plan(ep.name) or {}).get("id") == vpce_id:
-            return _with_tags(call, api.describe_endpoint(fresh, ep))
+            return _with_tags(call, api.ec2_describe_endpoint(fresh, ep))
     gone = next((d for d in fresh.record.deleted_endpoints() if d["VpcEndpointId"] == vpce_id), None)
     if gone is None:
         raise Ec2Error("IdempotentParameterMismatch", "The client token's endpoint no longer exists")

@@ -31,7 +31,7 @@ def _owned_service(call, service_id: str):
 
 def describe_vpc_endpoint_service_configurations(call, p: dict) -> dict:
     call.authorize()
-    items = [api.describe_service(call.view, s) for s in _owned(call)]
+    items = [api.ec2_describe_service(call.view, s) for s in _owned(call)]
     items = by_ids(items, p.get("ServiceIds"), "ServiceId", "InvalidVpcEndpointServiceId.NotFound",
                    "Vpc Endpoint Service Id", "vpce-svc-")
     items, nxt = page(filtered(items, p.get("Filters"), SERVICE_FILTERS), p, "ServiceIds")
@@ -39,7 +39,7 @@ def describe_vpc_endpoint_service_configurations(call, p: dict) -> dict:
 
 
 def _detail(call, svc) -> dict:
-    config = api.describe_service(call.view, svc)
+    config = api.ec2_describe_service(call.view, svc)
     out = {key: config[key] for key in ("ServiceName", "ServiceId", "ServiceType", "AvailabilityZones",
                                         "BaseEndpointDnsNames", "AcceptanceRequired", "ManagesVpcEndpoints",
                                         "PayerResponsibility", "Tags", "SupportedIpAddressTypes") if key in config}

@@ -61,8 +61,8 @@ def ec2_credentials(lab: str, view: _shapes.LabView | None = None) -> list[KeyPa
     return pairs
 
 
-describe_endpoint = _shapes.endpoint
-describe_service = _shapes.service
+ec2_describe_endpoint = _shapes.endpoint
+ec2_describe_service = _shapes.service
 describe_connection = _shapes.connection
 describe_permissions = _shapes.permissions
 

@@ -25,7 +25,7 @@ def lab_endpoints(name: str, account_id: str) -> dict[str, dict]:
     view = api.ec2_view(name)
     out = {}
     for ep in view.topo.endpoints:
-        item = api.describe_endpoint(view, ep)
+        item = api.ec2_describe_endpoint(view, ep)
         if item["OwnerId"] == account_id:
             out[item["VpcEndpointId"]] = item
     return out

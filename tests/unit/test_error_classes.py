@@ -15,13 +15,18 @@ import pytest
 import lab
 from lab.cli.main import cli, main
 from lab.interrupts import sigint_guard
+from lab.awsapi.errors import Ec2Error
+from lab.iam.policy import PolicyError
 from lab.ppv2.errors import ProxyProtocolError
 from lab.topology.errors import LabInputError, LabSystemError
 
 # Errors of the pure PPv2 library, which must not depend on the lab: its decoder raises them to its
 # caller, which turns them into a check result (lab.verify, the demo target) or into bad input
 # (`lab ppv2 decode`). They never reach `lab` as they are.
-LIBRARY_ERRORS = (ProxyProtocolError,)
+# The same holds for the pure IAM library (policy grammar errors become topology errors in
+# lab.topology.rules), and for the EC2 API server's own error, which it always answers as EC2's
+# XML error document: neither reaches `lab` as it is.
+LIBRARY_ERRORS = (ProxyProtocolError, PolicyError, Ec2Error)
 
 
 def _project_error_classes() -> list[type[BaseException]]:
