@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.apply import dns, firewall, impair, links, netns, nodes, processes
+from lab.apply import dns, firewall, impair, internet, links, netns, nodes, processes
 from lab.apply.context import ApplyContext, Progress
 from lab.apply.teardown import teardown
 from lab.plan.model import Place, Plan
@@ -22,8 +22,10 @@ from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
+# Links of the networks around the VPCs, made (with their routes) in the same step.
+VPC_LINK_ROLES += ("igw", "internet", "internet-host")  # lab.plan.internet
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
-STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "nodes", "legs", "firewall", "impair", "config")
+STEPS = ("namespaces", "bridges", "instances", "internet", "targets", "dns", "nodes", "legs", "firewall", "impair", "config")
 # The program behind each `app:` an instance may run (started in its namespace by _targets).
 APP_MODULES = {"demo-target": "lab.apps.target", "webhook-receiver": "lab.privatelink.receiver"}
 
@@ -60,7 +62,7 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
     actions: dict[str, Callable[[ApplyContext], None]] = {
         "namespaces": _namespaces, "bridges": _bridges, "instances": _instances, "targets": _targets,
         "nodes": lambda c: nodes.start(c, image), "legs": _legs, "config": nodes.configure,
-        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair,
+        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair, "internet": internet.sync,
     }
     step = "start"
     try:
@@ -114,6 +116,7 @@ def _describe(plan: Plan, step: str) -> str:
         "dns": f"{sum(r.enabled for r in plan.resolvers)} VPC resolvers, {sum(len(r.records) for r in plan.resolvers)} names",
         "firewall": f"{len(plan.eni_guards)} ENIs guarded by security groups",
         "impair": f"{len(plan.impairments)} links impaired (tbf, netem)",
+        "internet": internet.describe(plan),
     }
     return count[step]
 

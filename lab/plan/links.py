@@ -16,6 +16,13 @@ Kinds, and the side of PrivateLink each belongs to:
     peering           a VPC peering connection between two routers         between
     subnet            an instance in a VPC that is neither                 other
     unplanned         an interface found in a lab namespace that the plan does not know
+    igw               a VPC router <-> its internet gateway                public
+    internet          an IGW <-> the internet router, or an internet host  public
+
+Public-side kinds carry traffic over the (lab's) internet: a flow that must stay private fails on
+the first one it touches. Private-side kinds of networks around the VPCs (Direct Connect, the
+inter-region backbone) use PRIVATE. A new kind is one line in SIDE_OF_KIND, plus (for a new veth
+role) one in KIND_OF_ROLE: such links are named `<kind>/<key after the role>` and captured at b.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 CONSUMER, PROVIDER, BETWEEN, OTHER = "consumer", "provider", "between", "other"
+PUBLIC, PRIVATE = "public", "private"  # networks around the VPCs: the internet / DX, backbone
 SIDE_OF_KIND = {
     "consumer-subnet": CONSUMER,
     "endpoint-eni": CONSUMER,
@@ -31,8 +39,17 @@ SIDE_OF_KIND = {
     "peering": BETWEEN,
     "subnet": OTHER,
     "unplanned": OTHER,
+    "igw": PUBLIC,
+    "internet": PUBLIC,
 }
 KINDS = tuple(SIDE_OF_KIND)
+# Veth roles outside the VPCs' own -> their link kind (lab.plan.internet's; DX and backbone add theirs).
+KIND_OF_ROLE = {"igw": "igw", "internet": "internet", "internet-host": "internet"}
+
+
+def is_public(kind: str) -> bool:
+    """Whether a link of this kind is on the internet's side (a private flow must never touch one)."""
+    return SIDE_OF_KIND.get(kind) == PUBLIC
 
 
 @dataclass(frozen=True)
@@ -130,6 +147,12 @@ def links_from_plan(plan: dict) -> list[Link]:
             links.append(Link(f"peering/{name}", "peering", owner=name,
                               far=f"VPC {other} router ({a['place']['name']} {a['ifname']}) {pcx}".rstrip(),
                               **common))
+        elif role in KIND_OF_ROLE:
+            kind, name = KIND_OF_ROLE[role], key.split(":", 1)[1]
+            if role == "internet-host":
+                name = f"host-{name}"
+            links.append(Link(f"{kind}/{name}", kind, owner=name,
+                              far=f"{a['place']['name']} {a['ifname']} {' '.join(a['addresses'])}".rstrip(), **common))
         else:  # a role this version does not know: watch it anyway, as unplanned
             links.append(Link(f"unplanned/{key}", "unplanned", owner=key, far=f"{role} link", **common))
     return links

@@ -77,7 +77,7 @@ class Rule:
 @dataclass(frozen=True)
 class Netns:
     name: str
-    role: Literal["vpc-router", "instance"]
+    role: Literal["vpc-router", "instance", "igw", "internet-router", "internet-host"]
     vpc: str
     instance: str | None
     sysctls: dict[str, str]
@@ -176,6 +176,9 @@ class Plan:
     security_groups: list = field(default_factory=list)  # lab.plan.security.SecurityGroupPlan
     eni_guards: list = field(default_factory=list)  # lab.plan.security.EniGuard, one per endpoint ENI
     impairments: list = field(default_factory=list)  # lab.plan.impair.LinkImpairment, one per impaired link
+    # The internet around the VPCs (lab.plan.internet): gateways with their 1:1 NAT, and the internet router.
+    igws: list = field(default_factory=list)  # lab.plan.internet.IgwPlan, one per VPC with internet_gateway
+    internet: object | None = None  # lab.plan.internet.InternetPlan, when the lab has an internet
 
     def to_dict(self) -> dict:
         return asdict(self)

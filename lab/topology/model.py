@@ -109,6 +109,8 @@ class Subnet(Strict):
     name: Name
     az: str
     cidr: IPv4Net
+    # A public subnet's route table sends 0.0.0.0/0 to the VPC's internet gateway (lab.plan.internet).
+    public: bool = False
 
 
 class Instance(Strict):
@@ -117,6 +119,8 @@ class Instance(Strict):
     ip: IPv4Addr | None = None
     app: Literal["demo-target", "webhook-receiver"] | None = None
     port: Port = 8080
+    # Translated 1:1 at the VPC's internet gateway; the instance itself holds only its private address.
+    public_ip: IPv4Addr | None = None
 
 
 class SecurityGroupRule(Strict):
@@ -146,6 +150,7 @@ class Vpc(Strict):
     enable_dns_support: bool = True
     enable_dns_hostnames: bool = True
     security_groups: Annotated[list[SecurityGroup], Field(max_length=50)] = []
+    internet_gateway: bool = False  # an IGW attached to the VPC (lab.plan.internet)
 
 
 class HealthCheck(Strict):
@@ -178,6 +183,10 @@ class LoadBalancer(Strict):
     cross_zone: bool = False
     listeners: Annotated[list[Listener], Field(min_length=1)]
     target_groups: Annotated[list[TargetGroup], Field(min_length=1)]
+    # internet-facing: each node gets a public address (one per subnet; unset: allocated), NATed at the IGW.
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    public_ips: Annotated[list[IPv4Addr], Field(max_length=6)] = []
+    public_dns_name: DnsName | None = None  # the provider's public DNS record for the NLB's addresses
 
 
 class Subscriber(Strict):
@@ -248,10 +257,14 @@ class Peering(Strict):
 
 
 class VerifyFlow(Strict):
-    """A consumer -> endpoint flow that `lab verify` must see working, and only through the endpoint."""
+    """A consumer -> endpoint flow that `lab verify` must see working, and only through the endpoint;
+    or (with `nlb:` instead of `endpoint:`) a flow to an internet-facing NLB's public addresses."""
 
     client: str  # an instance in the endpoint's VPC
-    endpoint: str
+    endpoint: str | None = None
+    nlb: str | None = None  # an internet-facing NLB, reached over the internet (needs exposure: public)
+    # private: the flow must never touch a public-side link (internet, IGW); public: it may cross them.
+    exposure: Literal["private", "public"] = "private"
     az: str | None = None  # one ENI (by AZ); unset: every ENI of the endpoint
     port: Port | None = None  # one listener; unset: every listener
     # Reach the endpoint by a DNS name, resolved by the VPC's resolver inside the client: `regional`,
@@ -309,6 +322,20 @@ class Impairment(Strict):
         return self
 
 
+class InternetHost(Strict):
+    """A host on the lab's public internet (a namespace behind the internet router), e.g. a scanner."""
+
+    name: Name
+    ip: IPv4Addr | None = None
+
+
+class Internet(Strict):
+    """Namespaces standing for the public internet. Every address in it is from RFC 5737."""
+
+    cidr: IPv4Net = "198.51.100.0/24"  # the hosts' LAN behind the internet router
+    hosts: Annotated[list[InternetHost], Field(max_length=16)] = []
+
+
 class Topology(Strict):
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
@@ -321,3 +348,4 @@ class Topology(Strict):
     peerings: list[Peering] = []
     impairments: list[Impairment] = []
     verify: VerifySpec = VerifySpec()
+    internet: Internet | None = None

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from lab.topology.errors import TopologyError
+from lab.topology.internet import check_internet
 from lab.topology.model import Topology, Vpc
 
 ENDPOINTS_PER_VPC = 50  # AWS's default quota of interface endpoints per VPC
@@ -36,6 +37,7 @@ def check_rules(topo: Topology) -> None:
     _check_peerings(topo)
     _check_security_groups(topo)
     _check_endpoint_dns(topo)
+    check_internet(topo)  # lab.topology.internet: IGWs, public subnets and addresses, internet flows
     _check_verify(topo)
 
 
@@ -264,6 +266,8 @@ def _check_verify(topo: Topology) -> None:
     endpoints = {e.name: e for e in topo.endpoints}
     for i, flow in enumerate(topo.verify.flows):
         path = f"verify.flows[{i}]"
+        if flow.endpoint is None and flow.nlb is not None:
+            continue  # a flow over the internet: checked by lab.topology.internet
         ep = endpoints.get(flow.endpoint)
         if ep is None:
             raise TopologyError(f"{path}.endpoint", f"no endpoint {flow.endpoint!r}",
