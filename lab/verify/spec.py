@@ -193,6 +193,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
     if declared is not None:
         by_name = {ep["name"]: ep for ep in plan["endpoints"]}
         for i, flow in enumerate(declared.flows):
+            if flow.endpoint is None:
+                continue  # over the internet (nlb:): lab.verify.internet plans it
             ep = by_name[flow.endpoint]
             if getattr(flow, "name", None):
                 from lab.verify.names import declared_name_flows
@@ -225,8 +227,10 @@ def _probe(client: dict, own: frozenset[str], **kw) -> ProbeSpec:
 def _own_vpc_links(ix: _Index, vpc: str) -> frozenset[str]:
     """A probe towards the provider may wander inside the client's own VPC (overlapping addresses
     answer there), but never onto an ENI, an NLB leg, a peering or another VPC's subnet."""
+    # The VPC's own IGW link too: a public subnet's default route takes a private destination there,
+    # and the IGW drops it (it translates only the addresses it holds); beyond it is the internet.
     return frozenset(ln.name for ln in ix.link_by_key.values()
-                     if ln.vpc == vpc and ln.kind in ("consumer-subnet", "subnet"))
+                     if ln.vpc == vpc and ln.kind in ("consumer-subnet", "subnet", "igw"))
 
 
 def _builtin_probes(ix: _Index, endpoints: list[dict]) -> list[ProbeSpec]:

@@ -1,0 +1,120 @@
+"""Flows over the internet, and the rule that a private flow never touches it.
+
+- A declared flow with `nlb:` (exposure: public) goes from a client with a public IP to each public
+  address of an internet-facing NLB: out through its VPC's IGW (SNAT), across the internet router,
+  in through the provider's IGW (DNAT to the node), to a target. It must work, cross public links
+  (that is what it is for, and the report says so), reach a target, and the target must see the
+  client's *public* address in the PROXY header: the IGW translated it 1:1.
+- A flow that must stay private (every flow through an endpoint; a flow by name whose answer turned
+  out to be a public address) fails at the first public hop, which the check names first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab.apply import netns
+from lab.verify import hops as hoplib
+from lab.verify.invariants import FAIL, PASS, Check
+from lab.verify.traffic import FLOW_TIMEOUT_S, FlowRun, http
+
+
+@dataclass(frozen=True)
+class InternetFlowSpec:
+    client: str
+    client_ip: str
+    client_public_ip: str
+    client_netns: str
+    client_link: str
+    nlb: str
+    public_ip: str
+    port: int
+    exposure: str
+    target_links: tuple[str, ...]
+    declared: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.client} -> internet-facing {self.nlb} {self.public_ip}:{self.port}"
+
+
+@dataclass
+class InternetFlowRun:
+    spec: InternetFlowSpec
+    flow: FlowRun | None = None
+    path: list | None = None  # hops, once judged
+
+
+def declared_specs(plan: dict, links: list, declared) -> list[InternetFlowSpec]:
+    if declared is None:
+        return []
+    instances = {i["Name"]: i for i in plan["inventory"].get("instances", [])}
+    by_key = {ln.key: ln.name for ln in links}
+    nodes = {n["Container"]: n for n in plan["inventory"].get("nlb_nodes", [])}
+    out = []
+    for flow in declared.flows:
+        if flow.nlb is None:
+            continue
+        client = instances[flow.client]
+        node_list = [n for n in plan["nodes"] if n["nlb"] == flow.nlb]
+        for node in node_list:
+            public_ip = nodes[node["container"]].get("PublicIpAddress")
+            for fe in node["frontends"]:
+                if fe["vpce_id"] or (flow.port is not None and fe["port"] != flow.port) or public_ip is None:
+                    continue
+                backend = next(b for b in node["backends"] if b["name"] == fe["backend"])
+                targets = tuple(by_key[f"instance:{s['name']}"] for s in backend["servers"])
+                spec = InternetFlowSpec(flow.client, client["PrivateIpAddress"], client.get("PublicIpAddress", ""),
+                                        client["Netns"], by_key[f"instance:{flow.client}"], flow.nlb, public_ip,
+                                        fe["port"], flow.exposure, targets)
+                if spec not in out:
+                    out.append(spec)
+    return out
+
+
+def run(spec: InternetFlowSpec, timeout: float = FLOW_TIMEOUT_S) -> InternetFlowRun:
+    flow = http(str(netns.netns_path(spec.client_netns)), spec.client_ip, spec.public_ip, spec.port, timeout=timeout)
+    return InternetFlowRun(spec, flow)
+
+
+def checks(run_: InternetFlowRun, ledger) -> list[Check]:
+    spec, flow = run_.spec, run_.flow
+    flow.trace, flow.ledger = ledger.trace(flow.marks), ledger
+    path = hoplib.hops(flow.trace, ledger)
+    run_.path = path
+    subject = spec.name
+    if not flow.ok:
+        return [Check("path", subject, FAIL, f"the request did not complete: {flow.error}; hops: {hoplib.text(path)}",
+                      [spec.client_link], flow.trace.text(ledger))]
+    public = [h.link for h in path if hoplib.is_public(h.kind)]
+    if spec.exposure == "private":
+        return [private_violation(subject, path, flow.trace.text(ledger))]
+    out = []
+    reached = [h.link for h in path if h.link in spec.target_links]
+    if not public:
+        out.append(Check("path", subject, FAIL, f"declared over the internet, but no public link carried it; hops: "
+                         f"{hoplib.text(path)}", [spec.client_link], flow.trace.text(ledger)))
+    elif not reached:
+        out.append(Check("path", subject, FAIL, f"crossed the internet but reached no target ({', '.join(spec.target_links)}); "
+                         f"hops: {hoplib.text(path)}", list(spec.target_links), flow.trace.text(ledger)))
+    else:
+        out.append(Check("path", subject, PASS, f"over the internet, as declared (exposure: public): "
+                         f"{hoplib.text(path)}"))
+    seen = (flow.json() or {}).get("client", "")
+    want = spec.client_public_ip
+    if seen.split(":")[0] == want:
+        out.append(Check("nat", subject, PASS, f"the target saw {seen}: the client's public address (its own is "
+                         f"{spec.client_ip}); the IGWs translated 1:1"))
+    else:
+        out.append(Check("nat", subject, FAIL, f"the target saw {seen or 'no PROXY source'}, not the client's public "
+                         f"address {want}", [spec.client_link]))
+    return out
+
+
+def private_violation(subject: str, path: list, evidence: str) -> Check:
+    """A must-stay-private flow that touched the internet: FAIL, the first public hop named first."""
+    first = hoplib.first_public(path)
+    public = [h.link for h in path if hoplib.is_public(h.kind)]
+    return Check("path", subject, FAIL, f"must stay private, but crossed the internet: first hop that broke the rule: "
+                 f"{first.link} ({first.kind}, {first.side}); hops: {hoplib.text(path)}",
+                 public, evidence, leak=True)
