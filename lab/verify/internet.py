@@ -118,3 +118,76 @@ def private_violation(subject: str, path: list, evidence: str) -> Check:
     return Check("path", subject, FAIL, f"must stay private, but crossed the internet: first hop that broke the rule: "
                  f"{first.link} ({first.kind}, {first.side}); hops: {hoplib.text(path)}",
                  public, evidence, leak=True)
+
+
+# -- scanning from the internet ------------------------------------------------------------------
+
+MAX_SCAN = 64  # probes per scan: a scan here is a check, not a sweep
+SCAN_TIMEOUT_S = 0.5
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    ip: str
+    port: int
+    state: str  # open | refused | filtered (no answer in time) | unreachable
+    local: tuple[str, int] | None = None
+
+
+def scan(plan: dict, host: str, addresses: list[str], ports: list[int],
+         timeout: float = SCAN_TIMEOUT_S) -> list[ScanResult]:
+    """TCP connect() from internet host `host` to every address x port, all at once, each bounded by
+    `timeout`. Only lab addresses: the plan's public addresses, the internet's own, or the VPCs'."""
+    import errno
+    import ipaddress
+    import select
+    import socket
+    import time
+
+    from lab.plan.internet import public_addresses
+
+    hosts = {h["name"]: h for h in (plan.get("internet") or {}).get("hosts", [])}
+    if host not in hosts:
+        raise KeyError(f"no internet host {host!r} (have: {', '.join(hosts) or 'none'})")
+    known = set(public_addresses(plan)) | {h["ip"] for h in hosts.values()}
+    vpcs = [ipaddress.IPv4Network(v["CidrBlock"]) for v in plan["inventory"].get("vpcs", [])]
+    for ip in addresses:
+        if ip not in known and not any(ipaddress.IPv4Address(ip) in n for n in vpcs):
+            raise ValueError(f"{ip} is not an address of the lab; a scan only goes to lab addresses")
+    targets = [(ip, p) for ip in addresses for p in ports][:MAX_SCAN]
+    socks = {}
+    with netns.entered(netns.netns_path(hosts[host]["netns"])):
+        for target in targets:
+            socks[target] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    results: dict[tuple[str, int], ScanResult] = {}
+    pending = {}
+    try:
+        for target, sock in socks.items():
+            sock.setblocking(False)
+            sock.bind((hosts[host]["ip"], 0))
+            rc = sock.connect_ex(target)
+            local = sock.getsockname()[:2]
+            if rc in (0, errno.EINPROGRESS):
+                pending[sock.fileno()] = (target, sock, local)
+            else:
+                results[target] = ScanResult(*target, _state(rc), local)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            _, ready, _ = select.select([], [p[1] for p in pending.values()], [], max(0.0, deadline - time.monotonic()))
+            for sock in ready:
+                target, _, local = pending.pop(sock.fileno())
+                results[target] = ScanResult(*target, _state(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)),
+                                             local)
+        for target, _, local in pending.values():
+            results[target] = ScanResult(*target, "filtered", local)
+    finally:
+        for sock in socks.values():
+            sock.close()
+    return [results[t] for t in targets]
+
+
+def _state(rc: int) -> str:
+    import errno
+
+    return {0: "open", errno.ECONNREFUSED: "refused"}.get(rc, "unreachable" if rc in (
+        errno.EHOSTUNREACH, errno.ENETUNREACH) else f"error {errno.errorcode.get(rc, rc)}")

@@ -1,0 +1,113 @@
+"""The internet and the path PrivateLink replaces (internet-vs-private.yaml), on real packets.
+
+One provider service, reachable over the internet (an internet-facing NLB behind the provider's
+IGW, 1:1 NAT in nftables) and through an interface endpoint. `lab verify` must pass and report
+each flow's hops in order: the endpoint flow never touches a public link; the internet flow does,
+and is reported so. From a host on the lab's internet, a bounded scan of the provider's public
+addresses reaches only the published listener, and nothing at all when the service is
+PrivateLink-only -- proved from capture, not from what answered.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+
+import pytest
+import yaml
+
+from lab.plan.links import is_public
+from lab.resources import data_dir
+from lab.verify.internet import scan
+
+pytestmark = [pytest.mark.root, pytest.mark.lab_topology("internet-vs-private")]
+
+SCAN_PORTS = [22, 80, 443, 8080]
+SCANNER_IP = "198.51.100.10"
+
+
+@pytest.fixture(scope="module")
+def report(lab):
+    return lab.verify(wait_health_checks=False)
+
+
+def _provider_public(plan: dict) -> list[str]:
+    return [n["public_ip"] for g in plan["igws"] if g["vpc"] == "provider" for n in g["nat"]]
+
+
+def test_verify_passes_and_reports_hops_in_order(report) -> None:
+    assert report.ok, report.text()
+    [inet] = report.internet
+    kinds = [h.kind for h in inet.path]
+    links = [h.link for h in inet.path]
+    public = [n for n in links if n.startswith(("igw/", "internet/"))]
+    assert public == ["igw/consumer", "internet/consumer", "internet/provider", "igw/provider"]
+    assert links[0] == "consumer-subnet/consumer-client" and "provider-subnet/target-a" in links
+    assert kinds.index("nlb-target") > links.index("igw/provider")
+    # The client went out as its public address, and the target's PROXY header says so.
+    assert any(c.category == "nat" and c.status == "pass" and "203.0.113.10" in c.message for c in report.checks)
+    # Through the endpoint (by the service's name, private DNS on): no public hop at all.
+    by_name = [r for r in report.names if r.spec.qname == "api.example.com"]
+    assert by_name and all(r.path and not any(is_public(h.kind) for h in r.path) for r in by_name)
+    assert all(h.link.startswith(("consumer-", "endpoint-eni/", "nlb-target/", "provider-")) for h in by_name[0].path)
+    text = report.text(ledger=False)
+    assert "hops: consumer.consumer-client > consumer-subnet/consumer-client > consumer > igw/consumer (public)" in text
+
+
+def test_the_instance_holds_only_its_private_address(lab) -> None:
+    ns = lab.instance("consumer-client")["Netns"]
+    addrs = subprocess.run(["ip", "-n", ns, "-4", "-o", "addr"], capture_output=True, text=True, check=True).stdout
+    assert "10.0.1.10/24" in addrs and "203.0.113." not in addrs
+    igw = next(g for g in lab.plan["igws"] if g["vpc"] == "consumer")
+    rules = subprocess.run(["ip", "netns", "exec", igw["netns"], "nft", "list", "ruleset"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "snat to 203.0.113.10" in rules and "dnat to 10.0.1.10" in rules
+
+
+def test_a_scan_from_the_internet_reaches_only_the_listener(lab) -> None:
+    targets = _provider_public(lab.plan)
+    assert targets == ["203.0.113.20"]
+    with lab.capture() as cap:
+        results = scan(lab.plan, "scanner", targets, SCAN_PORTS)
+    assert {(r.port, r.state) for r in results} == {(22, "filtered"), (80, "open"), (443, "filtered"),
+                                                    (8080, "filtered")}
+    ledger = cap.ledger
+    scanner_syns = lambda link: {p.dport for p in ledger.by_link[link].packets  # noqa: E731
+                                 if p.is_syn and p.src == SCANNER_IP}
+    # Every probe reached the provider's IGW from the internet ...
+    assert scanner_syns("internet/provider") == set(SCAN_PORTS)
+    # ... and only the listener's went past it, into the VPC and on to the NLB node.
+    assert scanner_syns("igw/provider") == {80}
+    assert scanner_syns("nlb-target/web-nlb@us-east-1a") == {80}
+    assert not any(p.src == SCANNER_IP for p in ledger.by_link["provider-subnet/target-a"].packets)
+
+
+def test_a_privatelink_only_service_is_not_there_at_all(lab_runner, tmp_path) -> None:
+    """The same service without an IGW or public NLB: the scan reaches nothing of the provider."""
+    topo = yaml.safe_load((data_dir("topologies") / "internet-vs-private.yaml").read_text())
+    topo = copy.deepcopy(topo)
+    provider = next(v for v in topo["vpcs"] if v["name"] == "provider")
+    provider["internet_gateway"] = False
+    for sub in provider["subnets"]:
+        sub.pop("public", None)
+    nlb = topo["nlbs"][0]
+    for key in ("scheme", "public_ips", "public_dns_name"):
+        nlb.pop(key)
+    topo["verify"]["flows"] = topo["verify"]["flows"][:1]
+    from lab.verify.session import LabHandle
+
+    with lab_runner(topo, "plonly", tmp_path) as (name, _plan):
+        handle = LabHandle(name)
+        assert _provider_public(handle.plan) == []
+        node_ip = handle.plan["nodes"][0]["provider_ip"]
+        with handle.capture() as cap:
+            results = scan(handle.plan, "scanner", ["203.0.113.10", node_ip, "10.0.2.10"], SCAN_PORTS)
+        assert all(r.state != "open" for r in results if r.ip != "203.0.113.10"), results
+        ledger = cap.ledger
+        assert not any(ln.startswith(("igw/provider", "internet/provider")) for ln in ledger.links)
+        reached = {name for name, e in ledger.by_link.items() if any(p.src == SCANNER_IP for p in e.packets)}
+        # The scanner's packets stayed on its own link, except those to the consumer's public address.
+        assert reached <= {"internet/host-scanner", "internet/consumer", "igw/consumer", "consumer-subnet/consumer-client"}
+        provider_side = {n for n, e in ledger.by_link.items() if e.link.side == "provider"}
+        assert not reached & provider_side
+        assert handle.verify(wait_health_checks=False, probes=False).ok
