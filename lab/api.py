@@ -30,3 +30,12 @@ def link_show(lab: str, link: str | None = None) -> list[dict]:
     from lab.apply.linkctl import show_links
 
     return show_links(lab, link)
+
+
+# -- the internet around the VPCs (issue 12, section 1) --------------------------------------------------------
+
+def internet_scan(lab: str, host: str, addresses: list[str], ports: list[int]) -> list:
+    """A bounded TCP connect() scan from an internet host of the lab (lab.verify.internet.scan)."""
+    from lab.verify.internet import scan
+
+    return scan(load_plan(lab), host, addresses, ports)

@@ -19,7 +19,8 @@ from lab.cli.output import stdout, table
 # The fields AWS's answers carry for each kind; an inventory key outside these is lab-only (-> Lab).
 _VPC = ("VpcId", "CidrBlock", "OwnerId")
 _SUBNET = ("SubnetId", "VpcId", "CidrBlock", "AvailabilityZone")
-_INSTANCE = ("InstanceId", "VpcId", "PrivateIpAddress")
+_INSTANCE = ("InstanceId", "VpcId", "PrivateIpAddress", "PublicIpAddress")  # PublicIpAddress: with an IGW only
+_IGW = ("InternetGatewayId", "Attachments", "OwnerId", "Tags")
 _SECURITY_GROUP = ("GroupId", "GroupName", "VpcId", "Description", "IpPermissions")
 _PEERING = ("VpcPeeringConnectionId",)
 
@@ -55,6 +56,8 @@ def document(view, live: Callable[[str], bool], pids: dict[str, int | None], tar
                Placement={"AvailabilityZone": i["AvailabilityZone"]}, Tags=_name_tag(i), Live=live(i["Netns"]))
         for i in inv.get("instances", [])]
     doc["security_groups"] = [_split(g, _SECURITY_GROUP) for g in inv.get("security_groups", [])]
+    if inv.get("internet_gateways"):  # as DescribeInternetGateways' InternetGateway
+        doc["internet_gateways"] = [_split(g, _IGW, Live=live(g["Netns"])) for g in inv["internet_gateways"]]
     if inv.get("peerings"):
         doc["peerings"] = [_split(p, _PEERING, Tags=_name_tag(p)) for p in inv["peerings"]]
     doc["services"] = [shapes.service(view, svc) for svc in view.topo.endpoint_services]
@@ -117,6 +120,15 @@ def render(data: dict) -> None:
     table("Instances", ["Instance", "IP", "AZ", "App", "Namespace", "Live"],
           [(i["Lab"]["Name"], i["PrivateIpAddress"], i["Placement"]["AvailabilityZone"], i["Lab"]["App"] or "",
             i["Lab"]["Netns"], _yes(i["Lab"]["Live"])) for i in data["instances"]])
+    if data.get("internet_gateways"):
+        table("Internet gateways", ["IGW", "VPC", "State", "Namespace", "Live"],
+              [(g["InternetGatewayId"], a["VpcId"], a["State"], g["Lab"]["Netns"], _yes(g["Lab"]["Live"]))
+               for g in data["internet_gateways"] for a in g["Attachments"]])
+        public = [(i["Lab"]["Name"], "instance", i["PublicIpAddress"], i["PrivateIpAddress"])
+                  for i in data["instances"] if i.get("PublicIpAddress")]
+        public += [(n["LoadBalancer"] + "@" + n["AvailabilityZone"], "NLB node (internet-facing)", n["PublicIpAddress"],
+                    n["PrivateIpAddress"]) for n in data.get("nlb_nodes", []) if n.get("PublicIpAddress")]
+        table("Public IPs (1:1 NAT at the IGW)", ["Holder", "Kind", "Public IP", "Private IP"], public)
     table("Endpoint ENIs", ["Endpoint", "State", "ENI", "IP", "AZ", "NLB node", "Leg"],
           [(ep["VpcEndpointId"], ep["State"], eni["NetworkInterfaceId"], eni["PrivateIpAddress"],
             eni["AvailabilityZone"], eni["NlbNode"], eni["Leg"])
