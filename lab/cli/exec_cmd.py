@@ -12,7 +12,7 @@ from lab.topology.errors import LabInputError
 
 
 def resolve_node(plan: dict, node: str) -> str:
-    """Instance names are lab-wide; a VPC's name means its router namespace."""
+    """Instance names are lab-wide; a VPC's name means its router namespace; an internet host's, its own."""
     inv = plan["inventory"]
     for inst in inv.get("instances", []):
         if inst["Name"] == node:
@@ -20,7 +20,11 @@ def resolve_node(plan: dict, node: str) -> str:
     for vpc in inv.get("vpcs", []):
         if vpc["Name"] == node:
             return vpc["Netns"]
+    for host in inv.get("internet_hosts", []):  # hosts on the lab's internet (lab.plan.internet)
+        if host["Name"] == node:
+            return host["Netns"]
     known = [i["Name"] for i in inv.get("instances", [])] + [v["Name"] for v in inv.get("vpcs", [])]
+    known += [h["Name"] for h in inv.get("internet_hosts", [])]
     raise LabInputError("NODE", f"no instance or VPC named {node!r} in lab {plan['lab']!r}",
                         f"use one of: {', '.join(known)}")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab.apply import netns
+from lab.topology.errors import LabInputError
 from lab.verify import hops as hoplib
 from lab.verify.invariants import FAIL, PASS, Check
 from lab.verify.traffic import FLOW_TIMEOUT_S, FlowRun, http
@@ -148,13 +149,18 @@ def scan(plan: dict, host: str, addresses: list[str], ports: list[int],
 
     hosts = {h["name"]: h for h in (plan.get("internet") or {}).get("hosts", [])}
     if host not in hosts:
-        raise KeyError(f"no internet host {host!r} (have: {', '.join(hosts) or 'none'})")
+        raise LabInputError("--from", f"no internet host {host!r} in lab {plan['lab']!r}",
+                            f"use one of: {', '.join(hosts) or '(none: add internet.hosts to the topology)'}")
     known = set(public_addresses(plan)) | {h["ip"] for h in hosts.values()}
     vpcs = [ipaddress.IPv4Network(v["CidrBlock"]) for v in plan["inventory"].get("vpcs", [])]
     for ip in addresses:
         if ip not in known and not any(ipaddress.IPv4Address(ip) in n for n in vpcs):
-            raise ValueError(f"{ip} is not an address of the lab; a scan only goes to lab addresses")
-    targets = [(ip, p) for ip in addresses for p in ports][:MAX_SCAN]
+            raise LabInputError("ADDRESS", f"{ip} is not an address of lab {plan['lab']!r}",
+                                "scan the lab's public addresses (`lab status`) or its VPCs' addresses only")
+    targets = [(ip, p) for ip in addresses for p in ports]
+    if len(targets) > MAX_SCAN:
+        raise LabInputError("ADDRESS", f"{len(targets)} probes asked, over the limit of {MAX_SCAN}",
+                            "scan fewer addresses or ports")
     socks = {}
     with netns.entered(netns.netns_path(hosts[host]["netns"])):
         for target in targets:
