@@ -82,6 +82,20 @@ def test_a_scan_from_the_internet_reaches_only_the_listener(lab) -> None:
     assert not any(p.src == SCANNER_IP for p in ledger.by_link["provider-subnet/target-a"].packets)
 
 
+def test_lab_scan_shows_what_each_public_address_publishes(lab) -> None:
+    import json
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "lab.cli.main", "scan", "--name", lab.name, "--from", "scanner",
+                           "-p", "80", "-p", "22", "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rows = {(r["Address"], r["Port"]): r for r in json.loads(proc.stdout)["results"]}
+    assert rows[("203.0.113.20", 80)]["State"] == "open" and rows[("203.0.113.20", 22)]["State"] == "filtered"
+    assert "nlb" in rows[("203.0.113.20", 80)]["Holder"]
+    # The consumer's instance is published whole (1:1, every port): nothing listens, so its kernel refuses.
+    assert rows[("203.0.113.10", 22)]["State"] == "refused"
+
+
 def test_a_privatelink_only_service_is_not_there_at_all(lab_runner, tmp_path) -> None:
     """The same service without an IGW or public NLB: the scan reaches nothing of the provider."""
     topo = yaml.safe_load((data_dir("topologies") / "internet-vs-private.yaml").read_text())

@@ -85,3 +85,15 @@ def test_the_first_public_hop_is_the_earliest() -> None:
     assert first_public(path).link == "igw/consumer"
     assert first_public(path[:1]) is None
     assert text(path).startswith("a > consumer-subnet/c > b > igw/consumer (public) > b")
+
+
+def test_a_scan_goes_only_to_lab_addresses_and_is_bounded(plan) -> None:
+    from lab.topology.errors import LabInputError
+    from lab.verify.internet import MAX_SCAN, scan
+
+    with pytest.raises(LabInputError, match="no internet host 'nobody'"):
+        scan(plan, "nobody", ["203.0.113.20"], [80])
+    with pytest.raises(LabInputError, match="8.8.8.8 is not an address of lab"):
+        scan(plan, "scanner", ["203.0.113.20", "8.8.8.8"], [80])
+    with pytest.raises(LabInputError, match="over the limit"):
+        scan(plan, "scanner", ["203.0.113.20"], list(range(1, MAX_SCAN + 2)))
