@@ -23,7 +23,7 @@ from lab.topology.errors import LabInputError
 
 VPC_LINK_ROLES = ("instance", "peering")  # links inside or between VPCs, made before any NLB node
 # Links of the networks around the VPCs, made (with their routes) in the same step.
-VPC_LINK_ROLES += ("igw", "internet", "internet-host")  # lab.plan.internet
+VPC_LINK_ROLES += ("igw", "internet", "internet-host", "nat-gateway")  # lab.plan.internet
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
 STEPS = ("namespaces", "bridges", "instances", "internet", "targets", "dns", "nodes", "legs", "firewall", "impair", "config")
 # The program behind each `app:` an instance may run (started in its namespace by _targets).

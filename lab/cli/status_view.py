@@ -21,6 +21,7 @@ _VPC = ("VpcId", "CidrBlock", "OwnerId")
 _SUBNET = ("SubnetId", "VpcId", "CidrBlock", "AvailabilityZone")
 _INSTANCE = ("InstanceId", "VpcId", "PrivateIpAddress", "PublicIpAddress")  # PublicIpAddress: with an IGW only
 _IGW = ("InternetGatewayId", "Attachments", "OwnerId", "Tags")
+_NAT_GW = ("NatGatewayId", "SubnetId", "VpcId", "State", "ConnectivityType", "NatGatewayAddresses", "Tags")
 _SECURITY_GROUP = ("GroupId", "GroupName", "VpcId", "Description", "IpPermissions")
 _PEERING = ("VpcPeeringConnectionId",)
 
@@ -58,6 +59,8 @@ def document(view, live: Callable[[str], bool], pids: dict[str, int | None], tar
     doc["security_groups"] = [_split(g, _SECURITY_GROUP) for g in inv.get("security_groups", [])]
     if inv.get("internet_gateways"):  # as DescribeInternetGateways' InternetGateway
         doc["internet_gateways"] = [_split(g, _IGW, Live=live(g["Netns"])) for g in inv["internet_gateways"]]
+    if inv.get("nat_gateways"):  # as DescribeNatGateways' NatGateway
+        doc["nat_gateways"] = [_split(g, _NAT_GW, Live=live(g["Netns"])) for g in inv["nat_gateways"]]
     if inv.get("peerings"):
         doc["peerings"] = [_split(p, _PEERING, Tags=_name_tag(p)) for p in inv["peerings"]]
     doc["services"] = [shapes.service(view, svc) for svc in view.topo.endpoint_services]
@@ -128,6 +131,8 @@ def render(data: dict) -> None:
                   for i in data["instances"] if i.get("PublicIpAddress")]
         public += [(n["LoadBalancer"] + "@" + n["AvailabilityZone"], "NLB node (internet-facing)", n["PublicIpAddress"],
                     n["PrivateIpAddress"]) for n in data.get("nlb_nodes", []) if n.get("PublicIpAddress")]
+        public += [(g["Tags"][0]["Value"], f"NAT gateway {g['NatGatewayId']}", a["PublicIp"], a["PrivateIp"])
+                   for g in data.get("nat_gateways", []) for a in g["NatGatewayAddresses"]]
         table("Public IPs (1:1 NAT at the IGW)", ["Holder", "Kind", "Public IP", "Private IP"], public)
     table("Endpoint ENIs", ["Endpoint", "State", "ENI", "IP", "AZ", "NLB node", "Leg"],
           [(ep["VpcEndpointId"], ep["State"], eni["NetworkInterfaceId"], eni["PrivateIpAddress"],

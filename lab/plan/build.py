@@ -120,7 +120,7 @@ class _Builder:
         self.plan.inventory = dict(self.inv)
         plan_dns(self.topo, self.plan)
         plan_security(self.topo, self.plan)
-        plan_internet(self.topo, self.plan, self.bridge_name)  # IGWs, NAT, public listeners and DNS
+        plan_internet(self.topo, self.plan, self.bridge_name, self.pools)  # IGWs, NAT, public listeners and DNS
         return self.plan
 
     def add_vpc(self, vpc) -> None:

@@ -37,11 +37,14 @@ PUBLIC_RULE_PRIORITY = 40000  # after main (32766): a destination main knows nev
 INTERNET_LINKS = ipaddress.IPv4Address("169.254.248.0")
 IGW_LINKS = ipaddress.IPv4Address("169.254.252.0")
 AUTO_POOL = ipaddress.IPv4Network("203.0.113.0/24")  # where unset NLB public addresses come from
+NAT_GW_TABLE = 201  # and up, one per NAT gateway of the VPC
 ROUTER_SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/all/rp_filter": "0",
                   "net/ipv4/conf/default/rp_filter": "0", "net/ipv6/conf/all/disable_ipv6": "1",
                   "net/ipv6/conf/default/disable_ipv6": "1"}
+# A NAT gateway is one-armed (in and out of the same leg): no ICMP redirects for that.
+NAT_SYSCTLS = {**ROUTER_SYSCTLS, "net/ipv4/conf/all/send_redirects": "0", "net/ipv4/conf/default/send_redirects": "0"}
 HOST_SYSCTLS = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
-LINK_ROLES = ("igw", "internet", "internet-host")  # veth roles this module plans (lab.plan.links names them)
+LINK_ROLES = ("igw", "internet", "internet-host", "nat-gateway")  # veth roles this module plans (lab.plan.links names them)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,28 @@ class Nat:
     owner: str  # instance name, or NLB node container
     kind: str  # "instance" | "nlb"
     ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class NatGatewayPlan:
+    """A public NAT gateway: its own namespace on a public subnet's bridge. Private subnets that name
+    it route 0.0.0.0/0 to it (`iif` rule -> its table in the VPC router); it SNATs their traffic to
+    its own private address, which the IGW translates 1:1 to its public one. Unsolicited traffic
+    from the internet is dropped, as AWS's NAT gateway drops it."""
+
+    id: str
+    name: str
+    vpc: str
+    subnet: str
+    netns: str
+    ip: str
+    public_ip: str
+    gateway: str  # the public subnet's router address (its default route)
+    bridge: str  # the public subnet's bridge, in the VPC router
+    private_bridges: tuple[str, ...]  # bridges of the private subnets that route to it
+    table: int
+    vpc_cidr: str
+    nft_table: str = "privatelink_lab_natgw"
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,7 @@ class IgwPlan:
     table: int = IGW_TABLE
     priority: int = PUBLIC_RULE_PRIORITY
     nft_table: str = "privatelink_lab_igw"
+    nat_gateways: tuple[NatGatewayPlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,10 @@ def igw_netns(lab: str, vpc: str) -> str:
     return f"{names.PREFIX}{lab}.{vpc}.+igw"
 
 
+def nat_netns(lab: str, vpc: str, name: str) -> str:
+    return f"{names.PREFIX}{lab}.{vpc}.+nat-{name}"
+
+
 def host_netns(lab: str, host: str) -> str:
     return f"{internet_netns(lab)}.{host}"
 
@@ -119,6 +149,7 @@ def _nlb_public_ips(topo, plan: Plan) -> dict[str, str]:
     """Node container -> its public address: written in the topology, or the highest free of AUTO_POOL."""
     taken = {i.public_ip for v in topo.vpcs for i in v.instances if i.public_ip}
     taken |= {ip for n in topo.nlbs for ip in n.public_ips}
+    taken |= {g.public_ip for v in topo.vpcs for g in v.nat_gateways if g.public_ip}
     if topo.internet is not None:
         taken |= {h.ip for h in topo.internet.hosts if h.ip}
     free = (str(a) for a in reversed(list(AUTO_POOL.hosts())) if str(a) not in taken)
@@ -130,6 +161,9 @@ def _nlb_public_ips(topo, plan: Plan) -> dict[str, str]:
         for k, subnet in enumerate(nlb.subnets):
             az = next(s.az for s in vpc.subnets if s.name == subnet)
             out[names.node_container(plan.lab, nlb.name, az)] = nlb.public_ips[k] if nlb.public_ips else next(free)
+    for vpc in topo.vpcs:
+        for ngw in vpc.nat_gateways:
+            out[nat_netns(plan.lab, vpc.name, ngw.name)] = ngw.public_ip or next(free)
     return out
 
 
@@ -137,7 +171,7 @@ def needs_internet(topo) -> bool:
     return topo.internet is not None or any(v.internet_gateway for v in topo.vpcs)
 
 
-def plan_internet(topo, plan: Plan, bridge_name) -> None:
+def plan_internet(topo, plan: Plan, bridge_name, pools: dict) -> None:
     """Add the internet, the IGWs, their NAT, public frontends and public DNS to a built plan."""
     if not needs_internet(topo):
         return
@@ -170,12 +204,12 @@ def plan_internet(topo, plan: Plan, bridge_name) -> None:
     instances = {i["Name"]: i for i in plan.inventory.get("instances", [])}
     nodes = {n.container: n for n in plan.nodes}
     for index, vpc in enumerate(v for v in topo.vpcs if v.internet_gateway):
-        _plan_igw(topo, plan, vpc, index, bridge_name, instances, nodes, node_public)
+        _plan_igw(topo, plan, vpc, index, bridge_name, instances, nodes, node_public, pools)
     _public_frontends(topo, plan, node_public)
     _public_dns(topo, plan, node_public)
 
 
-def _plan_igw(topo, plan, vpc, index, bridge_name, instances, nodes, node_public) -> None:
+def _plan_igw(topo, plan, vpc, index, bridge_name, instances, nodes, node_public, pools) -> None:
     lab = plan.lab
     ns = igw_netns(lab, vpc.name)
     router = names.router_netns(lab, vpc.name)
@@ -204,12 +238,15 @@ def _plan_igw(topo, plan, vpc, index, bridge_name, instances, nodes, node_public
         for node in (n for n in nodes.values() if n.nlb == nlb.name):
             nat.append(Nat(node_public[node.container], node.provider_ip, node.container, "nlb",
                            tuple(sorted(ln.port for ln in nlb.listeners))))
+    nat_gateways = _plan_nat_gateways(plan, vpc, bridge_name, pools, node_public)
+    nat += [Nat(g.public_ip, g.ip, g.name, "nat-gateway") for g in nat_gateways]
     for n in nat:
         plan.routes.append(Route(inet_place, f"{n.public_ip}/32", inet_end, gateway=inet_ip))
     vpc_id = aws_id("vpc", lab, "vpc", vpc.name)
     igw = IgwPlan(aws_id("igw", lab, "igw", vpc.name), vpc.name, vpc_id, ns, router, "igw", router_ip, "vpc",
                   vpc_ip, "inet", inet_ip, internet_ip, vpc.cidr,
-                  tuple(bridge_name(s.name) for s in vpc.subnets if s.public), tuple(nat))
+                  tuple(bridge_name(s.name) for s in vpc.subnets if s.public), tuple(nat),
+                  nat_gateways=tuple(nat_gateways))
     plan.igws.append(igw)
     plan.inventory.setdefault("internet_gateways", []).append({
         "InternetGatewayId": igw.id, "Attachments": [{"State": "available", "VpcId": vpc_id}],
@@ -219,6 +256,36 @@ def _plan_igw(topo, plan, vpc, index, bridge_name, instances, nodes, node_public
         if sub["VpcId"] == vpc_id:
             public = any(s.public for s in vpc.subnets if s.name == sub["Name"])
             sub["MapPublicIpOnLaunch"] = public  # lab: public = its route table sends 0.0.0.0/0 to the IGW
+
+
+def _plan_nat_gateways(plan: Plan, vpc, bridge_name, pools: dict, node_public: dict[str, str]) -> list:
+    lab, out = plan.lab, []
+    router = Place("netns", names.router_netns(lab, vpc.name))
+    vpc_id = aws_id("vpc", lab, "vpc", vpc.name)
+    for k, ngw in enumerate(vpc.nat_gateways):
+        pool = pools[(vpc.name, ngw.subnet)]
+        ip = pool.lowest()
+        ns = nat_netns(lab, vpc.name, ngw.name)
+        place = Place("netns", ns)
+        plan.namespaces.append(Netns(ns, "nat-gateway", vpc.name, None, NAT_SYSCTLS))
+        _veth(plan, f"nat-gateway:{vpc.name}.{ngw.name}", "nat-gateway", Iface(place, "eth0", (pool.cidr(ip),)),
+              Iface(router, names.short_ifname("nat-", ngw.name), master=bridge_name(ngw.subnet)))
+        plan.routes.append(Route(place, "0.0.0.0/0", "eth0", gateway=pool.gateway))
+        table = NAT_GW_TABLE + k
+        plan.routes.append(Route(router, "0.0.0.0/0", bridge_name(ngw.subnet), gateway=ip, table=table))
+        gw = NatGatewayPlan(aws_id("nat", lab, "nat", vpc.name, ngw.name), ngw.name, vpc.name, ngw.subnet, ns, ip,
+                            node_public[ns], pool.gateway, bridge_name(ngw.subnet),
+                            tuple(bridge_name(s.name) for s in vpc.subnets if s.nat_gateway == ngw.name), table,
+                            vpc.cidr)
+        out.append(gw)
+        subnet_id = aws_id("subnet", lab, "subnet", vpc.name, ngw.subnet)
+        plan.inventory.setdefault("nat_gateways", []).append({
+            "NatGatewayId": gw.id, "SubnetId": subnet_id, "VpcId": vpc_id, "State": "available",
+            "ConnectivityType": "public", "Tags": [{"Key": "Name", "Value": ngw.name}],
+            "NatGatewayAddresses": [{"PublicIp": gw.public_ip, "PrivateIp": ip, "IsPrimary": True,
+                                     "AllocationId": aws_id("eipalloc", lab, "eip", vpc.name, ngw.name)}],
+            "Netns": ns})  # Netns: lab-only
+    return out
 
 
 def _public_frontends(topo, plan: Plan, node_public: dict[str, str]) -> None:

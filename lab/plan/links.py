@@ -18,6 +18,7 @@ Kinds, and the side of PrivateLink each belongs to:
     unplanned         an interface found in a lab namespace that the plan does not know
     igw               a VPC router <-> its internet gateway                public
     internet          an IGW <-> the internet router, or an internet host  public
+    nat-gateway       a NAT gateway's leg in its public subnet             private
 
 Public-side kinds carry traffic over the (lab's) internet: a flow that must stay private fails on
 the first one it touches. Private-side kinds of networks around the VPCs (Direct Connect, the
@@ -41,10 +42,11 @@ SIDE_OF_KIND = {
     "unplanned": OTHER,
     "igw": PUBLIC,
     "internet": PUBLIC,
+    "nat-gateway": PRIVATE,  # a NAT gateway's leg in its public subnet: inside the VPC
 }
 KINDS = tuple(SIDE_OF_KIND)
 # Veth roles outside the VPCs' own -> their link kind (lab.plan.internet's; DX and backbone add theirs).
-KIND_OF_ROLE = {"igw": "igw", "internet": "internet", "internet-host": "internet"}
+KIND_OF_ROLE = {"igw": "igw", "internet": "internet", "internet-host": "internet", "nat-gateway": "nat-gateway"}
 
 
 def is_public(kind: str) -> bool:

@@ -77,7 +77,7 @@ class Rule:
 @dataclass(frozen=True)
 class Netns:
     name: str
-    role: Literal["vpc-router", "instance", "igw", "internet-router", "internet-host"]
+    role: Literal["vpc-router", "instance", "igw", "internet-router", "internet-host", "nat-gateway"]
     vpc: str
     instance: str | None
     sysctls: dict[str, str]

@@ -60,6 +60,7 @@ def check_internet(topo) -> None:
                 raise TopologyError(f"vpcs[{i}].subnets[{j}].public", f"a public subnet routes 0.0.0.0/0 to an "
                                     f"internet gateway, and VPC {vpc.name!r} has none",
                                     f"add internet_gateway: true to VPC {vpc.name!r}, or remove public: true")
+        _check_nat_gateways(vpc, f"vpcs[{i}]", subnets, used, lan)
         for j, inst in enumerate(vpc.instances):
             if inst.public_ip is None:
                 continue
@@ -94,6 +95,36 @@ def check_internet(topo) -> None:
             _public(f"{path}.public_ips[{k}]", ip, used)
             _outside_lan(f"{path}.public_ips[{k}]", ip, lan)
     _check_flows(topo)
+
+
+def _check_nat_gateways(vpc, path: str, subnets: dict, used: dict[str, str], lan) -> None:
+    names: dict[str, str] = {}
+    for k, ngw in enumerate(vpc.nat_gateways):
+        npath = f"{path}.nat_gateways[{k}]"
+        if ngw.name in names:
+            raise TopologyError(f"{npath}.name", f"NAT gateway {ngw.name!r} is already defined at {names[ngw.name]}",
+                                "give each one its own name")
+        names[ngw.name] = npath
+        sub = subnets.get(ngw.subnet)
+        if sub is None:
+            raise TopologyError(f"{npath}.subnet", f"no subnet {ngw.subnet!r} in VPC {vpc.name!r}",
+                                f"use one of: {', '.join(subnets)}")
+        if not sub.public:
+            raise TopologyError(f"{npath}.subnet", f"a public NAT gateway lives in a public subnet; {ngw.subnet!r} "
+                                "is private", f"pick a public subnet, or set public: true on {ngw.subnet!r}")
+        if ngw.public_ip is not None:
+            _public(f"{npath}.public_ip", ngw.public_ip, used)
+            _outside_lan(f"{npath}.public_ip", ngw.public_ip, lan)
+    for j, sub in enumerate(vpc.subnets):
+        if sub.nat_gateway is None:
+            continue
+        spath = f"{path}.subnets[{j}].nat_gateway"
+        if sub.public:
+            raise TopologyError(spath, f"subnet {sub.name!r} is public: its 0.0.0.0/0 goes to the internet gateway",
+                                "remove nat_gateway:, or remove public: true")
+        if sub.nat_gateway not in names:
+            raise TopologyError(spath, f"no NAT gateway {sub.nat_gateway!r} in VPC {vpc.name!r}",
+                                f"use one of: {', '.join(names) or '(none: add nat_gateways to the VPC)'}")
 
 
 def _outside_lan(path: str, ip: str, lan) -> None:

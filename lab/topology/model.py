@@ -111,6 +111,7 @@ class Subnet(Strict):
     cidr: IPv4Net
     # A public subnet's route table sends 0.0.0.0/0 to the VPC's internet gateway (lab.plan.internet).
     public: bool = False
+    nat_gateway: str | None = None  # a private subnet's 0.0.0.0/0 -> this NAT gateway of the VPC
 
 
 class Instance(Strict):
@@ -141,6 +142,14 @@ class SecurityGroup(Strict):
     ingress: Annotated[list[SecurityGroupRule], Field(max_length=60)] = []  # AWS: 60 inbound rules per group
 
 
+class NatGateway(Strict):
+    """A public NAT gateway: an address in a public subnet, translated at the IGW to its own public IP."""
+
+    name: Name
+    subnet: str  # a public subnet of the VPC
+    public_ip: IPv4Addr | None = None  # its Elastic IP; unset: allocated from 203.0.113.0/24
+
+
 class Vpc(Strict):
     name: Name
     account: str
@@ -151,6 +160,7 @@ class Vpc(Strict):
     enable_dns_hostnames: bool = True
     security_groups: Annotated[list[SecurityGroup], Field(max_length=50)] = []
     internet_gateway: bool = False  # an IGW attached to the VPC (lab.plan.internet)
+    nat_gateways: Annotated[list[NatGateway], Field(max_length=5)] = []
 
 
 class HealthCheck(Strict):

@@ -227,10 +227,10 @@ def _probe(client: dict, own: frozenset[str], **kw) -> ProbeSpec:
 def _own_vpc_links(ix: _Index, vpc: str) -> frozenset[str]:
     """A probe towards the provider may wander inside the client's own VPC (overlapping addresses
     answer there), but never onto an ENI, an NLB leg, a peering or another VPC's subnet."""
-    # The VPC's own IGW link too: a public subnet's default route takes a private destination there,
-    # and the IGW drops it (it translates only the addresses it holds); beyond it is the internet.
+    # The VPC's own IGW (and NAT gateway) links too: a subnet's default route takes a private destination
+    # there, and they drop it (they translate only what they hold); beyond them is the internet.
     return frozenset(ln.name for ln in ix.link_by_key.values()
-                     if ln.vpc == vpc and ln.kind in ("consumer-subnet", "subnet", "igw"))
+                     if ln.vpc == vpc and ln.kind in ("consumer-subnet", "subnet", "igw", "nat-gateway"))
 
 
 def _builtin_probes(ix: _Index, endpoints: list[dict]) -> list[ProbeSpec]:

@@ -35,6 +35,9 @@ def _provider_public(plan: dict) -> list[str]:
     return [n["public_ip"] for g in plan["igws"] if g["vpc"] == "provider" for n in g["nat"]]
 
 
+NLB_PUBLIC, NAT_GW_PUBLIC = "203.0.113.20", "203.0.113.30"
+
+
 def test_verify_passes_and_reports_hops_in_order(report) -> None:
     assert report.ok, report.text()
     [inet] = report.internet
@@ -66,20 +69,72 @@ def test_the_instance_holds_only_its_private_address(lab) -> None:
 
 def test_a_scan_from_the_internet_reaches_only_the_listener(lab) -> None:
     targets = _provider_public(lab.plan)
-    assert targets == ["203.0.113.20"]
+    assert targets == [NLB_PUBLIC, NAT_GW_PUBLIC]
     with lab.capture() as cap:
         results = scan(lab.plan, "scanner", targets, SCAN_PORTS)
-    assert {(r.port, r.state) for r in results} == {(22, "filtered"), (80, "open"), (443, "filtered"),
-                                                    (8080, "filtered")}
+    assert {(r.port, r.state) for r in results if r.ip == NLB_PUBLIC} == {
+        (22, "filtered"), (80, "open"), (443, "filtered"), (8080, "filtered")}
+    # The NAT gateway publishes nothing: it only lets the private subnet's own connections out.
+    assert {r.state for r in results if r.ip == NAT_GW_PUBLIC} == {"filtered"}
     ledger = cap.ledger
-    scanner_syns = lambda link: {p.dport for p in ledger.by_link[link].packets  # noqa: E731
-                                 if p.is_syn and p.src == SCANNER_IP}
+    def scanner_syns(link: str, dst: str = NLB_PUBLIC) -> set[int]:
+        return {p.dport for p in ledger.by_link[link].packets if p.is_syn and p.src == SCANNER_IP
+                and (p.dst == dst or link.startswith(("igw/", "nlb-", "nat-")))}
+
     # Every probe reached the provider's IGW from the internet ...
     assert scanner_syns("internet/provider") == set(SCAN_PORTS)
     # ... and only the listener's went past it, into the VPC and on to the NLB node.
-    assert scanner_syns("igw/provider") == {80}
+    assert {p.dport for p in ledger.by_link["igw/provider"].packets if p.is_syn and p.src == SCANNER_IP
+            and p.dst != "10.0.1.4"} == {80}
     assert scanner_syns("nlb-target/web-nlb@us-east-1a") == {80}
     assert not any(p.src == SCANNER_IP for p in ledger.by_link["provider-subnet/target-a"].packets)
+    # The NAT gateway's address is translated to it (1:1 at the IGW), and it drops all of them there.
+    assert scanner_syns("nat-gateway/provider.nat-a") == set(SCAN_PORTS)
+    nat_answers = [p for p in ledger.by_link["nat-gateway/provider.nat-a"].packets if p.dst == SCANNER_IP]
+    assert not nat_answers, [p.summary() for p in nat_answers]
+
+
+def test_a_private_subnet_goes_out_through_its_nat_gateway(lab) -> None:
+    """target-a (private subnet, no public IP) connects to the internet host: the host sees the NAT
+    gateway's public address; the capture shows the gateway's leg carried it."""
+    import socket
+    import threading
+
+    from lab.apply import netns
+
+    host = next(h for h in lab.plan["internet"]["hosts"] if h["name"] == "scanner")
+    with netns.entered(netns.netns_path(host["netns"])):
+        server = socket.socket()
+    server.bind((host["ip"], 0))
+    server.listen(1)
+    server.settimeout(5)
+    seen: list = []
+
+    def accept() -> None:
+        try:
+            conn, peer = server.accept()
+            seen.append(peer)
+            conn.close()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    try:
+        with lab.capture() as cap:
+            target = lab.instance("target-a")
+            with netns.entered(netns.netns_path(target["Netns"])):
+                client = socket.socket()
+            client.settimeout(3)
+            client.connect((host["ip"], server.getsockname()[1]))
+            client.close()
+            thread.join(5)
+    finally:
+        server.close()
+    assert seen and seen[0][0] == NAT_GW_PUBLIC
+    links = {n for n, e in cap.ledger.by_link.items() if any(p.dst == host["ip"] and p.is_syn for p in e.packets)}
+    assert {"provider-subnet/target-a", "nat-gateway/provider.nat-a", "igw/provider", "internet/provider",
+            "internet/host-scanner"} <= links
 
 
 def test_lab_scan_shows_what_each_public_address_publishes(lab) -> None:
@@ -102,8 +157,10 @@ def test_a_privatelink_only_service_is_not_there_at_all(lab_runner, tmp_path) ->
     topo = copy.deepcopy(topo)
     provider = next(v for v in topo["vpcs"] if v["name"] == "provider")
     provider["internet_gateway"] = False
+    provider.pop("nat_gateways")
     for sub in provider["subnets"]:
         sub.pop("public", None)
+        sub.pop("nat_gateway", None)
     nlb = topo["nlbs"][0]
     for key in ("scheme", "public_ips", "public_dns_name"):
         nlb.pop(key)

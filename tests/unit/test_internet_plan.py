@@ -22,12 +22,12 @@ def plan() -> dict:
 
 def test_every_public_address_is_a_documentation_address(plan) -> None:
     addrs = list(public_addresses(plan)) + [h["ip"] for h in plan["internet"]["hosts"]]
-    assert sorted(addrs) == ["198.51.100.10", "203.0.113.10", "203.0.113.20"]
+    assert sorted(addrs) == ["198.51.100.10", "203.0.113.10", "203.0.113.20", "203.0.113.30"]
     for ip in addrs:
         assert any(ipaddress.IPv4Address(ip) in r for r in DOC_RANGES)
     # ... and none is ever an address of an interface: NAT only (the instance holds its private one).
     held = {a.split("/")[0] for v in plan["veths"] for end in ("a", "b") for a in v[end]["addresses"]}
-    assert not held & {"203.0.113.10", "203.0.113.20"}
+    assert not held & {"203.0.113.10", "203.0.113.20", "203.0.113.30"}
 
 
 def test_each_igw_translates_only_its_own_vpc(plan) -> None:
@@ -35,7 +35,8 @@ def test_each_igw_translates_only_its_own_vpc(plan) -> None:
     assert [(n["public_ip"], n["private_ip"], n["ports"]) for n in igws["consumer"]["nat"]] == \
         [("203.0.113.10", "10.0.1.10", ())]
     assert [(n["public_ip"], n["private_ip"], n["ports"]) for n in igws["provider"]["nat"]] == \
-        [("203.0.113.20", "10.0.1.254", (80,))]  # the NLB node's provider address, listener ports only
+        [("203.0.113.20", "10.0.1.254", (80,)),  # the NLB node's provider address, listener ports only
+         ("203.0.113.30", "10.0.1.4", ())]  # the NAT gateway's own address in the public subnet
     assert igws["consumer"]["netns"] != igws["provider"]["netns"]
 
 
@@ -44,10 +45,15 @@ def test_only_public_subnets_route_to_the_igw(plan) -> None:
     bridges = {b["subnet"]: b["ifname"] for b in plan["bridges"] if b["place"]["name"] == provider["router_netns"]}
     assert list(provider["public_bridges"]) == [bridges["provider-public"]]
     defaults = [r for r in plan["routes"] if r["place"]["name"] == provider["router_netns"] and r["dst"] == "0.0.0.0/0"]
-    assert [(r["dev"], r["table"]) for r in defaults] == [("igw", provider["table"])]  # never in main
+    [ngw] = provider["nat_gateways"]
+    # never in main: the public subnets' table to the IGW, the private one's to its NAT gateway
+    assert [(r["dev"], r["gateway"], r["table"]) for r in defaults] == [
+        ("igw", provider["vpc_ip"], provider["table"]), (bridges["provider-public"], ngw["ip"], ngw["table"])]
+    assert list(ngw["private_bridges"]) == [bridges["provider-private"]]
     inet = plan["internet"]["netns"]
     assert not [r for r in plan["routes"] if r["place"]["name"] == inet and r["dst"] == "0.0.0.0/0"]
-    assert {r["dst"] for r in plan["routes"] if r["place"]["name"] == inet} == {"203.0.113.10/32", "203.0.113.20/32"}
+    assert {r["dst"] for r in plan["routes"] if r["place"]["name"] == inet} == {
+        "203.0.113.10/32", "203.0.113.20/32", "203.0.113.30/32"}
 
 
 def test_internet_facing_listener_on_the_provider_address_without_an_endpoint(plan) -> None:
