@@ -26,7 +26,7 @@ from botocore.config import Config
 from common import machine, median, percentile, unique
 from control_plane import TOPOLOGY, FirstAnswer
 
-from lab.apply import api as lifecycle
+from lab import api as lifecycle
 from lab.apply import netns
 
 CLI = [sys.executable, "-m", "lab.cli.main"]

@@ -27,14 +27,14 @@ def _lab_cli(*args: str, timeout: float = 600) -> tuple[float, dict]:
     return wall, json.loads(out.stdout)
 
 
-def up_down(quick: bool, progress: Callable[[str], None]) -> dict:
-    """`lab up` / `lab down` of the default lab through the CLI, as a user runs them (image cached)."""
+def up_down(quick: bool, progress: Callable[[str], None], topology: str | None = None) -> dict:
+    """`lab up` / `lab down` of the default lab (or `topology`) through the CLI, as a user runs them (image cached)."""
     repeats = 3 if quick else 7
     ups, downs, internal, steps = [], [], [], []
     for i in range(repeats):
         lab = unique("up")
         try:
-            wall, report = _lab_cli("up", "--name", lab)
+            wall, report = _lab_cli("up", "--name", lab, *(["-t", topology] if topology else []))
             ups.append(wall)
             internal.append(report["seconds"])
             steps.append(report["steps_ms"])

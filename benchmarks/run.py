@@ -20,7 +20,7 @@ import datapath
 import direct_connect
 import lifecycle
 
-SECTIONS = ("datapath", "updown", "scale", "image", "dx")
+SECTIONS = ("datapath", "updown", "scale", "image", "dx", "internet")
 GOALS = {"throughput_ratio_1": 0.8, "added_p50_us": 100, "up_s": 3.0, "down_s": 2.0, "ms_per_vpc": 60, "build_s": 30}
 
 
@@ -67,6 +67,11 @@ def table(results: dict) -> str:
                 f"containers {row['container_mib']} MiB; works={row['works']}")
         for span, ms in s["ms_per_added_vpc"].items():
             add(f"time per added consumer VPC ({span})", f"{ms:.0f} ms", "<= 60 ms")
+    if "internet" in results:
+        n = results["internet"]
+        add("lab up internet-vs-private (CLI wall time)", f"{n['internet']['up_s']:.2f} s", "",
+            f"{n['ratio']:.2f}x the default lab's {n['basic']['up_s']:.2f} s in the same run; internet step "
+            f"{n['internet']['steps_ms'].get('internet', 0):.0f} ms")
     if "image" in results:
         i = results["image"]
         add("NLB image build (forced)", f"{i['build_s']:.1f} s", "<= 30 s", f"median of {i['repeats']}")
@@ -109,6 +114,11 @@ def main() -> int:
     if "scale" in only:
         log(f"== scale: N = {sizes}")
         results["scale"] = lifecycle.scale(sizes, log, args.profile_at)
+    if "internet" in only:
+        log("== lab up / down: internet-vs-private, and the default lab in the same run")
+        internet = lifecycle.up_down(args.quick, log, "internet-vs-private")
+        basic = lifecycle.up_down(args.quick, log)
+        results["internet"] = {"internet": internet, "basic": basic, "ratio": internet["up_s"] / basic["up_s"]}
     if "image" in only:
         log("== NLB image build")
         results["image"] = lifecycle.image_build(args.quick, log)

@@ -435,3 +435,24 @@ def __getattr__(name: str):
         return getattr(ec2, name)
     except AttributeError:
         raise AttributeError(f"module 'lab.api' has no attribute {name!r}") from None
+
+
+# -- the internet around the VPCs (issue 12, section 1) --------------------------------------------------------
+
+def internet_scan(lab: str, host: str, addresses: list[str] | None, ports: list[int]) -> list:
+    """A bounded TCP connect() scan from an internet host of the lab (lab.verify.internet.scan);
+    `addresses` None: every public address of the lab but the host's own network's."""
+    from lab.plan.internet import public_addresses
+    from lab.verify.engine import require_root
+    from lab.verify.internet import scan
+
+    plan = load_plan(lab)
+    require_root("lab scan")
+    return scan(plan, host, list(addresses) if addresses else sorted(public_addresses(plan)), ports)
+
+
+def public_addresses(lab: str) -> dict[str, str]:
+    """Every public address of a lab -> what holds it (instance or NLB node, via which IGW)."""
+    from lab.plan.internet import public_addresses as of_plan
+
+    return of_plan(load_plan(lab))

@@ -24,7 +24,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from lab.apply import apps, dns, firewall, impair, links, netns, nodes, processes
+from lab.apply import apps, dns, firewall, impair, internet, links, netns, nodes, processes
 from lab.apply.context import ApplyContext, Progress
 from lab.interrupts import sigint_guard
 from lab.apply.teardown import teardown
@@ -34,10 +34,12 @@ from lab.topology.errors import LabInputError, LabSystemError
 
 # Links inside or between VPCs (and on-premises ones, lab.plan.onprem), made before any NLB node.
 VPC_LINK_ROLES = ("instance", "peering", "onprem-instance", "dx")
+# Links of the networks around the VPCs, made (with their routes) in the same step.
+VPC_LINK_ROLES += ("igw", "internet", "internet-host", "nat-gateway")  # lab.plan.internet
 # dns: each VPC's resolver and names; firewall: security groups on the ENI legs, in place before any listener.
 # dx: Direct Connect's BGP sessions (BIRD) and the on-premises resolvers (lab.apply.bgp, lab.apply.onprem_dns).
-STEPS = ("namespaces", "bridges", "instances", "targets", "dns", "dx", "nodes", "legs", "firewall", "impair",
-         "config")
+STEPS = ("namespaces", "bridges", "instances", "internet", "targets", "dns", "dx", "nodes", "legs", "firewall",
+         "impair", "config")
 APP_MODULES = apps.APP_MODULES  # the program behind each `app:` (lab.apply.apps starts them)
 
 
@@ -119,7 +121,7 @@ def _actions(image: str) -> dict[str, Callable[[ApplyContext], None]]:
     return {
         "namespaces": _namespaces, "bridges": _bridges, "instances": _instances, "targets": _targets,
         "nodes": lambda c: nodes.start(c, image), "legs": _legs, "config": nodes.configure,
-        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair, "dx": _dx,
+        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair, "dx": _dx, "internet": internet.sync,
     }
 
 
@@ -180,6 +182,7 @@ def _describe(plan: Plan, step: str) -> str:
         "impair": f"{len(plan.impairments)} links impaired (tbf, netem)",
         "dx": f"{len(plan.direct_connect)} Direct Connect BGP sessions Established, "
               f"{len(plan.onprem_resolvers)} on-premises resolvers",
+        "internet": internet.describe(plan),
     }
     return count[step]
 

@@ -76,7 +76,7 @@ def hosts_files(resolver: Resolver) -> dict[str, str]:
     for record in resolver.records:
         if record.type != "A":
             continue
-        name = "hostnames" if record.origin == "hostname" else f"endpoint-{record.endpoint}"
+        name = {"hostname": "hostnames", "public": "public"}.get(record.origin) or f"endpoint-{record.endpoint}"
         files.setdefault(name, []).extend(f"{ip} {record.name}" for ip in record.values)
     return {name: "\n".join(lines) + "\n" for name, lines in sorted(files.items())}
 

@@ -126,10 +126,10 @@ class LiveLab:
     def namespace_of(self, node: str) -> str:
         """The namespace of an instance (names are lab-wide) or, by a VPC's name, of its router."""
         inv = self.plan["inventory"]
-        for item in inv.get("instances", []) + inv.get("vpcs", []):
+        for item in inv.get("instances", []) + inv.get("vpcs", []) + inv.get("internet_hosts", []):
             if item["Name"] == node:
                 return item["Netns"]
-        known = [i["Name"] for i in inv.get("instances", [])] + [v["Name"] for v in inv.get("vpcs", [])]
+        known = [i["Name"] for i in inv.get("instances", []) + inv.get("vpcs", []) + inv.get("internet_hosts", [])]
         raise LabInputError("NODE", f"no instance or VPC named {node!r} in lab {self.plan['lab']!r}",
                             f"use one of: {', '.join(known)}")
 

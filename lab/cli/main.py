@@ -50,6 +50,7 @@ def _register() -> None:
         metrics_cmd,
         notification_cmd,
         ppv2_cmd,
+        scan_cmd,
         schema_cmd,
         service_cmd,
         sg_cmd,
@@ -60,7 +61,7 @@ def _register() -> None:
 
     commands = (
         lifecycle.up, lifecycle.down, lifecycle.status, lifecycle.list_labs, exec_cmd.exec_,  # the lab
-        verify_cmd.verify, verify_cmd.capture,  # packet-level proof
+        verify_cmd.verify, verify_cmd.capture, scan_cmd.scan,  # packet-level proof; a scan from the internet
         service_cmd.service, endpoint_cmd.endpoint, events_cmd.events, notification_cmd.notification,  # control plane
         dns_cmd.dns, sg_cmd.sg, link_cmd.link,  # each VPC's resolver, security groups on ENIs, impairments
         graph_cmd.graph, ui_cmd.ui, usage_cmd.usage, metrics_cmd.metrics,  # see the lab (live: ui), costs, metrics

@@ -21,6 +21,17 @@ def render(data: dict) -> None:
     table("Instances", ["Instance", "IP", "AZ", "App", "Namespace", "Live"],
           [(i["Lab"]["Name"], i["PrivateIpAddress"], i["Placement"]["AvailabilityZone"], i["Lab"]["App"] or "",
             i["Lab"]["Netns"], _yes(i["Lab"]["Live"])) for i in data["instances"]])
+    if data.get("internet_gateways"):
+        table("Internet gateways", ["IGW", "VPC", "State", "Namespace", "Live"],
+              [(g["InternetGatewayId"], a["VpcId"], a["State"], g["Lab"]["Netns"], _yes(g["Lab"]["Live"]))
+               for g in data["internet_gateways"] for a in g["Attachments"]])
+        public = [(i["Lab"]["Name"], "instance", i["PublicIpAddress"], i["PrivateIpAddress"])
+                  for i in data["instances"] if i.get("PublicIpAddress")]
+        public += [(n["LoadBalancer"] + "@" + n["AvailabilityZone"], "NLB node (internet-facing)", n["PublicIpAddress"],
+                    n["PrivateIpAddress"]) for n in data.get("nlb_nodes", []) if n.get("PublicIpAddress")]
+        public += [(g["Tags"][0]["Value"], f"NAT gateway {g['NatGatewayId']}", a["PublicIp"], a["PrivateIp"])
+                   for g in data.get("nat_gateways", []) for a in g["NatGatewayAddresses"]]
+        table("Public IPs (1:1 NAT at the IGW)", ["Holder", "Kind", "Public IP", "Private IP"], public)
     table("Endpoint ENIs", ["Endpoint", "State", "ENI", "IP", "AZ", "NLB node", "Leg"],
           [(ep["VpcEndpointId"], ep["State"], eni["NetworkInterfaceId"], eni["PrivateIpAddress"],
             eni["AvailabilityZone"], eni["NlbNode"], eni["Leg"])

@@ -19,6 +19,7 @@ from lab.plan.addressing import SubnetPool
 from lab.plan.dns import plan_dns
 from lab.plan.ids import aws_id, digest, dns_token
 from lab.plan.impair import resolve as resolve_impairments
+from lab.plan.internet import plan_internet
 from lab.plan.model import (
     App,
     Backend,
@@ -121,6 +122,7 @@ class _Builder:
         plan_onprem(self)  # after DNS: the on-premises resolvers forward the services' private DNS names
         plan_security(self.topo, self.plan)
         plan_tenancy(self.topo, self.plan)
+        plan_internet(self.topo, self.plan, self.bridge_name, self.pools)  # IGWs, NAT, public listeners and DNS
         return self.plan
 
     def add_vpc(self, vpc) -> None:

@@ -34,7 +34,7 @@ class DnsRecord:
     name: str
     type: RecordType
     values: tuple[str, ...]  # the addresses of an A record, or the one target of a CNAME
-    origin: Literal["regional", "zonal", "private-dns", "alias", "hostname"]
+    origin: Literal["regional", "zonal", "private-dns", "alias", "hostname", "public"]
     endpoint: str | None = None
 
 

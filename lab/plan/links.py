@@ -18,6 +18,14 @@ Kinds, and the side of PrivateLink each belongs to:
     onprem-subnet     an instance in an on-premises network (its router)   consumer (the customer's own)
     dx                a Direct Connect private VIF: on-prem router <-> VGW consumer (a private link)
     unplanned         an interface found in a lab namespace that the plan does not know
+    igw               a VPC router <-> its internet gateway                public
+    internet          an IGW <-> the internet router, or an internet host  public
+    nat-gateway       a NAT gateway's leg in its public subnet             private
+
+Public-side kinds carry traffic over the (lab's) internet: a flow that must stay private fails on
+the first one it touches. Private-side kinds of networks around the VPCs (Direct Connect, the
+inter-region backbone) use PRIVATE. A new kind is one line in SIDE_OF_KIND, plus (for a new veth
+role) one in KIND_OF_ROLE: such links are named `<kind>/<key after the role>` and captured at b.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 CONSUMER, PROVIDER, BETWEEN, OTHER = "consumer", "provider", "between", "other"
+PUBLIC, PRIVATE = "public", "private"  # networks around the VPCs: the internet / DX, backbone
 SIDE_OF_KIND = {
     "consumer-subnet": CONSUMER,
     "endpoint-eni": CONSUMER,
@@ -35,8 +44,18 @@ SIDE_OF_KIND = {
     "onprem-subnet": CONSUMER,
     "dx": CONSUMER,
     "unplanned": OTHER,
+    "igw": PUBLIC,
+    "internet": PUBLIC,
+    "nat-gateway": PRIVATE,  # a NAT gateway's leg in its public subnet: inside the VPC
 }
 KINDS = tuple(SIDE_OF_KIND)
+# Veth roles outside the VPCs' own -> their link kind (lab.plan.internet's; DX and backbone add theirs).
+KIND_OF_ROLE = {"igw": "igw", "internet": "internet", "internet-host": "internet", "nat-gateway": "nat-gateway"}
+
+
+def is_public(kind: str) -> bool:
+    """Whether a link of this kind is on the internet's side (a private flow must never touch one)."""
+    return SIDE_OF_KIND.get(kind) == PUBLIC
 
 
 @dataclass(frozen=True)
@@ -145,6 +164,12 @@ def links_from_plan(plan: dict) -> list[Link]:
             links.append(Link(f"dx/{name}", "dx", owner=name,
                               far=f"on-premises router {vif.get('OnPremises', '?')} ({a['place']['name']} "
                                   f"{a['ifname']}) {vif.get('VirtualInterfaceId', '')}".rstrip(), **common))
+        elif role in KIND_OF_ROLE:
+            kind, name = KIND_OF_ROLE[role], key.split(":", 1)[1]
+            if role == "internet-host":
+                name = f"host-{name}"
+            links.append(Link(f"{kind}/{name}", kind, owner=name,
+                              far=f"{a['place']['name']} {a['ifname']} {' '.join(a['addresses'])}".rstrip(), **common))
         else:  # a role this version does not know: watch it anyway, as unplanned
             links.append(Link(f"unplanned/{key}", "unplanned", owner=key, far=f"{role} link", **common))
     return links

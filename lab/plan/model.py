@@ -81,7 +81,8 @@ class Rule:
 @dataclass(frozen=True)
 class Netns:
     name: str
-    role: Literal["vpc-router", "instance", "onprem-router", "onprem-instance"]
+    role: Literal["vpc-router", "instance", "onprem-router", "onprem-instance", "igw", "internet-router",
+                  "internet-host", "nat-gateway"]
     vpc: str
     instance: str | None
     sysctls: dict[str, str]
@@ -191,6 +192,9 @@ class Plan:
     direct_connect: list = field(default_factory=list)
     onprem_resolvers: list = field(default_factory=list)
     inbound_endpoints: list = field(default_factory=list)
+    # The internet around the VPCs (lab.plan.internet): gateways with their 1:1 NAT, and the internet router.
+    igws: list = field(default_factory=list)  # lab.plan.internet.IgwPlan, one per VPC with internet_gateway
+    internet: object | None = None  # lab.plan.internet.InternetPlan, when the lab has an internet
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,7 +21,9 @@ from lab.state.store import LabState
 # The fields AWS's answers carry for each kind; an inventory key outside these is lab-only (-> Lab).
 _VPC = ("VpcId", "CidrBlock", "OwnerId")
 _SUBNET = ("SubnetId", "VpcId", "CidrBlock", "AvailabilityZone")
-_INSTANCE = ("InstanceId", "VpcId", "PrivateIpAddress")
+_INSTANCE = ("InstanceId", "VpcId", "PrivateIpAddress", "PublicIpAddress")  # PublicIpAddress: with an IGW only
+_IGW = ("InternetGatewayId", "Attachments", "OwnerId", "Tags")
+_NAT_GW = ("NatGatewayId", "SubnetId", "VpcId", "State", "ConnectivityType", "NatGatewayAddresses", "Tags")
 _SECURITY_GROUP = ("GroupId", "GroupName", "VpcId", "Description", "IpPermissions")
 _PEERING = ("VpcPeeringConnectionId",)
 
@@ -50,6 +52,10 @@ def document(view, live: Callable[[str], bool], pids: dict[str, int | None], tar
     doc["security_groups"] = [_split(g, _SECURITY_GROUP) for g in inv.get("security_groups", [])]
     if inv.get("peerings"):
         doc["peerings"] = [_split(p, _PEERING, Tags=_name_tag(p)) for p in inv["peerings"]]
+    if inv.get("internet_gateways"):  # as DescribeInternetGateways' InternetGateway
+        doc["internet_gateways"] = [_split(g, _IGW, Live=live(g["Netns"])) for g in inv["internet_gateways"]]
+    if inv.get("nat_gateways"):  # as DescribeNatGateways' NatGateway
+        doc["nat_gateways"] = [_split(g, _NAT_GW, Live=live(g["Netns"])) for g in inv["nat_gateways"]]
     doc["services"] = [shapes.service(view, svc) for svc in view.topo.endpoint_services]
     doc["endpoints"] = [shapes.endpoint(view, ep) for ep in view.topo.endpoints]
     doc["network_interfaces"] = [eni for ep in view.topo.endpoints for eni in shapes.network_interfaces(view, ep)]

@@ -33,6 +33,9 @@ class Subnet(Strict):
     name: Name
     az: str
     cidr: IPv4Net
+    # A public subnet's route table sends 0.0.0.0/0 to the VPC's internet gateway (lab.plan.internet).
+    public: bool = False
+    nat_gateway: str | None = None  # a private subnet's 0.0.0.0/0 -> this NAT gateway of the VPC
 
 
 class Instance(Strict):
@@ -41,6 +44,8 @@ class Instance(Strict):
     ip: IPv4Addr | None = None
     app: Literal["demo-target", "webhook-receiver"] | None = None
     port: Port = 8080
+    # Translated 1:1 at the VPC's internet gateway; the instance itself holds only its private address.
+    public_ip: IPv4Addr | None = None
 
 
 class SecurityGroupRule(Strict):
@@ -66,6 +71,12 @@ class VpnGateway(Strict):
     Range rules (16-bit 64512-65534 or 32-bit 4200000000-4294967294) are checked in lab.topology.onprem."""
 
     amazon_side_asn: int = 64512
+class NatGateway(Strict):
+    """A public NAT gateway: an address in a public subnet, translated at the IGW to its own public IP."""
+
+    name: Name
+    subnet: str  # a public subnet of the VPC
+    public_ip: IPv4Addr | None = None  # its Elastic IP; unset: allocated from 203.0.113.0/24
 
 
 class Vpc(Strict):
@@ -79,6 +90,8 @@ class Vpc(Strict):
     security_groups: Annotated[list[SecurityGroup], Field(max_length=50)] = []
     # A virtual private gateway (AWS's CreateVpnGateway): what a Direct Connect private VIF attaches to.
     vpn_gateway: VpnGateway | None = None
+    internet_gateway: bool = False  # an IGW attached to the VPC (lab.plan.internet)
+    nat_gateways: Annotated[list[NatGateway], Field(max_length=5)] = []
 
 
 class HealthCheck(Strict):
@@ -111,6 +124,10 @@ class LoadBalancer(Strict):
     cross_zone: bool = False
     listeners: Annotated[list[Listener], Field(min_length=1)]
     target_groups: Annotated[list[TargetGroup], Field(min_length=1)]
+    # internet-facing: each node gets a public address (one per subnet; unset: allocated), NATed at the IGW.
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    public_ips: Annotated[list[IPv4Addr], Field(max_length=6)] = []
+    public_dns_name: DnsName | None = None  # the provider's public DNS record for the NLB's addresses
 
 
 class Subscriber(Strict):
@@ -185,10 +202,14 @@ class Peering(Strict):
 
 
 class VerifyFlow(Strict):
-    """A consumer -> endpoint flow that `lab verify` must see working, and only through the endpoint."""
+    """A consumer -> endpoint flow that `lab verify` must see working, and only through the endpoint;
+    or (with `nlb:` instead of `endpoint:`) a flow to an internet-facing NLB's public addresses."""
 
     client: str  # an instance in the endpoint's VPC
-    endpoint: str
+    endpoint: str | None = None
+    nlb: str | None = None  # an internet-facing NLB, reached over the internet (needs exposure: public)
+    # private: the flow must never touch a public-side link (internet, IGW); public: it may cross them.
+    exposure: Literal["private", "public"] = "private"
     az: str | None = None  # one ENI (by AZ); unset: every ENI of the endpoint
     port: Port | None = None  # one listener; unset: every listener
     # Reach the endpoint by a DNS name, resolved by the VPC's resolver inside the client: `regional`,
@@ -296,6 +317,18 @@ class SnsTopic(Strict):
     name: Name
     account: str
     subscribers: Annotated[list[Subscriber], Field(min_length=1, max_length=10)]
+class InternetHost(Strict):
+    """A host on the lab's public internet (a namespace behind the internet router), e.g. a scanner."""
+
+    name: Name
+    ip: IPv4Addr | None = None
+
+
+class Internet(Strict):
+    """Namespaces standing for the public internet. Every address in it is from RFC 5737."""
+
+    cidr: IPv4Net = "198.51.100.0/24"  # the hosts' LAN behind the internet router
+    hosts: Annotated[list[InternetHost], Field(max_length=16)] = []
 
 
 class Topology(Strict):
@@ -316,3 +349,4 @@ class Topology(Strict):
     tenancy: Tenancy | None = None  # lab.plan.tenancy; checked by lab.topology.tenancy
     iam: Annotated[list[IamIdentity], Field(max_length=64)] = []  # policies for the EC2 API (lab api serve)
     sns_topics: Annotated[list[SnsTopic], Field(max_length=64)] = []  # notification targets for the EC2 API
+    internet: Internet | None = None

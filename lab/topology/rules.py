@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from lab.topology.base import unique as _unique
 from lab.topology.errors import TopologyError
+from lab.topology.internet import check_internet
 from lab.topology.model import Topology, Vpc
 from lab.topology.tenancy import check_tenancy
 from lab.topology.onprem import check_onprem, dx_vpc_of, onprem_instance_site
@@ -42,6 +43,7 @@ def check_rules(topo: Topology) -> None:
     check_onprem(topo)
     _check_security_groups(topo)
     _check_endpoint_dns(topo)
+    check_internet(topo)  # lab.topology.internet: IGWs, public subnets and addresses, internet flows
     _check_verify(topo)
     check_tenancy(topo)  # the multi-tenant modes (lab.topology.tenancy)
     _check_iam(topo)
@@ -266,6 +268,8 @@ def _check_verify(topo: Topology) -> None:
     endpoints = {e.name: e for e in topo.endpoints}
     for i, flow in enumerate(topo.verify.flows):
         path = f"verify.flows[{i}]"
+        if flow.endpoint is None and flow.nlb is not None:
+            continue  # a flow over the internet: checked by lab.topology.internet
         ep = endpoints.get(flow.endpoint)
         if ep is None:
             raise TopologyError(f"{path}.endpoint", f"no endpoint {flow.endpoint!r}",

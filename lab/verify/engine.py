@@ -22,8 +22,10 @@ from lab.ppv2.codec import SIGNATURE
 from lab.apply.live import LiveLab
 from lab.state.store import LabState
 from lab.topology.errors import LabInputError
+from lab.verify import internet
 from lab.verify import invariants as inv
 from lab.verify import last
+from lab.verify.hops import hops
 from lab.verify.capture import Capture, Frame
 from lab.verify.discover import far_macs, link_path, missing_places, unplanned_links
 from lab.verify.ledger import Ledger
@@ -105,7 +107,9 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
         raise LabInputError("--name", f"lab {lab!r} is not fully up: missing {', '.join(missing[:4])}",
                             f"run `lab down --name {lab}` and `lab up --name {lab}` again")
     links = lab_links(plan, live) + list(options.extra_links)
-    vplan: VerifyPlan = build(plan, links, declared_spec(state))
+    declared = declared_spec(state)
+    vplan: VerifyPlan = build(plan, links, declared)
+    inet_specs = internet.declared_specs(plan, links, declared)  # flows over the internet (nlb:)
     if not options.probes:
         vplan.probes = []
     macs = far_macs(links, live)
@@ -122,6 +126,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
         flow_runs = [run_flow(spec, options.flow_timeout_s if spec.expect == "reach" else BLOCKED_FLOW_TIMEOUT_S)
                      for spec in vplan.flows]
         name_runs = [run_name_flow(spec, options.flow_timeout_s, BLOCKED_FLOW_TIMEOUT_S) for spec in vplan.names]
+        inet_runs = [internet.run(spec, options.flow_timeout_s) for spec in inet_specs]
         probe_runs = send_probes(vplan.probes)
         time.sleep(PROBE_LINGER_S if probe_runs else 0.1)
         phases["traffic"] = time.perf_counter() - t1
@@ -136,10 +141,15 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     checks = _evaluate(plan, links, ledger, cap.truncated, flow_runs, dns_runs, probe_runs, waited, window)
     for run in name_runs:
         checks += name_checks(run, ledger)
+    for run in inet_runs:
+        checks += internet.checks(run, ledger)
+    for run in flow_runs:
+        run.path = hops(run.trace, ledger)
     phases["evaluate"] = time.perf_counter() - t2
     report = Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
                     ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, names=name_runs,
-                    notes=vplan.notes, seconds=time.perf_counter() - t0, capture_seconds=window, phases=phases)
+                    notes=vplan.notes, internet=inet_runs, seconds=time.perf_counter() - t0, capture_seconds=window,
+                    phases=phases)
     last.save(state, report.to_dict())  # for `lab graph --flows`
     return report
 

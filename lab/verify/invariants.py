@@ -21,7 +21,7 @@ from lab.ppv2.aws import differences_from_aws
 
 from lab.verify.checks import FAIL, PASS, SKIP, WARN, Check  # noqa: F401 - re-exported: the verdicts
 from lab.verify.ledger import Ledger, Trace
-from lab.plan.links import BETWEEN, CONSUMER, OTHER, PROVIDER
+from lab.plan.links import BETWEEN, CONSUMER, OTHER, PROVIDER, PUBLIC
 from lab.verify.packets import ICMP, ICMP_ECHO_REPLY, ICMP_ERRORS, ConnKey, conn_text
 from lab.verify.traffic import FlowRun, ProbeRun
 
@@ -31,13 +31,13 @@ def _kind(ledger: Ledger, name: str) -> str:
 
 def _order_leaks(ledger: Ledger, names: set[str]) -> list[str]:
     """Links a flow should not have crossed, the ones between VPCs (the usual culprits) first."""
-    rank = {BETWEEN: 0, OTHER: 1, PROVIDER: 2, CONSUMER: 3}
+    rank = {PUBLIC: 0, BETWEEN: 0, OTHER: 1, PROVIDER: 2, CONSUMER: 3}
     return sorted(names, key=lambda n: (rank.get(ledger.links[n].side, 9) if n in ledger.links else 9,
                                         ledger.order(n)))
 
 
 def _leak_message(ledger: Ledger, extra: list[str]) -> str:
-    via = [n for n in extra if ledger.links[n].side in (BETWEEN, OTHER)]
+    via = [n for n in extra if ledger.links[n].side in (BETWEEN, OTHER, PUBLIC)]
     reached = [n for n in extra if n not in via]
     parts = []
     if via:
@@ -72,7 +72,12 @@ def flow_checks(run: FlowRun, trace: Trace, ledger: Ledger) -> list[Check]:
     extra = _order_leaks(ledger, seen - allowed)
     missing = [n for n in (spec.client_link, *transit, spec.eni_link, spec.node_link) if n not in seen]
     hit_targets = [n for n in target_links if n in seen]
-    if extra:
+    if extra and any(ledger.links[n].side == PUBLIC for n in extra if n in ledger.links):
+        from lab.verify.hops import hops
+        from lab.verify.internet import private_violation
+
+        checks.append(private_violation(subject, hops(trace, ledger), trace.text(ledger)))
+    elif extra:
         checks.append(Check("path", subject, FAIL, f"the flow {_leak_message(ledger, extra)}: links it must never use",
                             extra, trace.text(ledger), leak=True))
     elif missing or not hit_targets:
@@ -180,7 +185,7 @@ def node_ppv2_checks(ledger: Ledger, plan: dict, waited: bool, window_s: float) 
         if not ppv2_servers:
             continue
         headers = ledger.ppv2(link)
-        local = proxy = 0
+        local = proxy = public = 0
         bad: list[str] = []
         notes: dict[str, Counter] = {}  # command -> how its headers' layout differs from AWS's, and how often
         for start in ledger.tcp_starts(link):
@@ -202,6 +207,11 @@ def node_ppv2_checks(ledger: Ledger, plan: dict, waited: bool, window_s: float) 
                     bad.append(f"{name}: a LOCAL (health check) header carries TLV 0xEA; AWS's carry none")
                 else:
                     local += 1
+            elif fh.header.dst_addr == node["provider_ip"] and any(not fe["vpce_id"] for fe in node["frontends"]):
+                if fh.header.aws_vpce_id:  # an internet-facing listener's: no endpoint, so no endpoint ID
+                    bad.append(f"{name}: PROXY from the internet-facing listener carries 0xEA {fh.header.aws_vpce_id}")
+                else:
+                    public += 1
             elif fh.header.dst_addr not in enis or enis[fh.header.dst_addr] != fh.header.aws_vpce_id:
                 bad.append(f"{name}: PROXY dst {fh.header.dst_addr} with 0xEA {fh.header.aws_vpce_id}: "
                            "not an ENI of that endpoint")
@@ -212,6 +222,7 @@ def node_ppv2_checks(ledger: Ledger, plan: dict, waited: bool, window_s: float) 
         else:
             checks.append(Check("ppv2", f"NLB leg {link}", PASS,
                                 f"{proxy} PROXY connection(s), every one with an ENI address and its endpoint's ID"
+                                + (f"; {public} from the internet-facing listener, without one" if public else "")
                                 + _notes_text(notes.get("PROXY"))))
         if local:
             checks.append(Check("ppv2", f"health checks on {link}", PASS,

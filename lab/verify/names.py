@@ -44,6 +44,9 @@ class NameFlowSpec:
     candidates: tuple[FlowSpec, ...]  # the flow towards each of those ENIs on this port
     skip: str = ""  # why this flow cannot run (no resolver, the name does not answer now)
     declared: bool = False
+    # The lab's public addresses (lab.plan.internet): a name that answers one of them is followed
+    # there, over the internet, so the verdict can name the first public hop it crossed.
+    public: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -92,6 +95,8 @@ def served_names(plan: dict, ep: dict) -> dict[str, str]:
 
 def _specs(ix: Index, client: dict, ep: dict, names: list[tuple[str, str]], port: int | None,
            declared: bool) -> list[NameFlowSpec]:
+    from lab.plan.internet import public_addresses
+
     resolver, why = _resolver_of(ix.plan, ep["vpc"])
     records = {r["name"]: r for r in resolver["records"]} if resolver else {}
     flows = flows_for(ix, client, ep, None, port, declared)
@@ -99,16 +104,17 @@ def _specs(ix: Index, client: dict, ep: dict, names: list[tuple[str, str]], port
         onprem = next((r for r in ix.plan.get("onprem_resolvers", []) if r["site"] == client["OnPremises"]), None)
         resolver = {**resolver, "ip": onprem["ip"]} if onprem else None
         why = why or ("" if onprem else f"on-premises network {client['OnPremises']} has no resolver")
+    public = tuple(sorted(public_addresses(ix.plan)))
     out = []
     for qname, origin in names:
-        expected = _resolve_in_plan(records, qname) if resolver else ()
-        skip = why or ("" if expected else f"{qname} does not answer now (endpoint {ep['state']}, or its "
-                                           "private DNS / alias is not live)")
+        expected = _resolve_in_plan(records, qname) if resolver and origin != "public" else ()
+        skip = why or ("" if expected or origin == "public" else
+                       f"{qname} does not answer now (endpoint {ep['state']}, or its private DNS / alias is not live)")
         for p in sorted({f.port for f in flows}):
             cands = tuple(f for f in flows if f.port == p and (f.eni_ip in expected or skip))
             out.append(NameFlowSpec(client["Name"], client["PrivateIpAddress"], client["Netns"],
                                     ix.instance_link(client["Name"]), resolver["ip"] if resolver else None, qname,
-                                    origin, ep["name"], p, expected, cands, skip, declared))
+                                    origin, ep["name"], p, expected, cands, skip, declared, public))
     return out
 
 
@@ -134,11 +140,15 @@ def declared_name_flows(ix: Index, ep: dict, flow, path: str) -> list[NameFlowSp
     if flow.az is not None:
         raise LabInputError(f"{path}.az", "a flow by name goes where the name resolves; it cannot also pick an AZ",
                             "drop az (a zonal name picks its AZ), or drop name")
+    resolver, _ = _resolver_of(ix.plan, ep["vpc"])
+    public = {r["name"] for r in (resolver or {}).get("records", ()) if r["origin"] == "public"}
     if flow.name in ("regional", "zonal"):
         names = [(n, o) for n, o in served.items() if o == flow.name]
     elif flow.name.rstrip(".").lower() in {n.lower() for n in served}:
         key = next(n for n in served if n.lower() == flow.name.rstrip(".").lower())
         names = [(key, served[key])]
+    elif flow.name.rstrip(".").lower() in public:  # answered by public DNS here: followed, and judged private
+        names = [(flow.name.rstrip(".").lower(), "public")]
     else:
         raise LabInputError(f"{path}.name", f"the lab serves no name {flow.name!r} for endpoint {ep['name']!r} in "
                             f"VPC {ep['vpc']!r}", "use regional, zonal or one of: " + ", ".join(sorted(served)))
@@ -170,6 +180,8 @@ class NameFlowRun:
     flow: FlowRun | None = None
     chosen: str | None = None  # the address the request went to (the answer's first)
     problem: str | None = None  # why no request was sent
+    public: bool = False  # the name answered a public address, and the request went there
+    path: list | None = None  # the request's hops (lab.verify.hops), once judged
 
     @property
     def answers(self) -> tuple[str, ...]:
@@ -187,6 +199,11 @@ def run_name_flow(spec: NameFlowSpec, timeout: float = FLOW_TIMEOUT_S, blocked_t
         return run
     first = run.dns.given[0]
     flow = next((f for f in spec.candidates if f.eni_ip == first), None)
+    if flow is None and first in spec.public:  # a public address of the lab: follow it to see where it goes
+        run.chosen, run.public = first, True
+        run.flow = http(str(netns.netns_path(spec.client_netns)), spec.client_ip, first, spec.port, timeout=timeout,
+                        host=spec.qname)
+        return run
     if flow is None:
         run.problem = f"it resolved first to {first}, which is not an ENI this name stands for: no request sent there"
         return run
@@ -209,6 +226,8 @@ def name_checks(run: NameFlowRun, ledger) -> list:
         return [inv.Check("name", spec.name, inv.SKIP, spec.skip)]
     run.dns.trace, run.dns.ledger = ledger.trace(run.dns.marks), ledger
     trace = run.dns.trace
+    if run.public:
+        return _public_answer_checks(run, ledger)
     stray = sorted(a for a in run.answers if a not in spec.expected)
     beyond = sorted(trace.link_names - {spec.client_link}, key=ledger.order)
     asked = f"{spec.resolver} answered"  # the subject already names the client and the name
@@ -230,4 +249,28 @@ def name_checks(run: NameFlowRun, ledger) -> list:
     if run.flow is not None:
         run.flow.trace, run.flow.ledger = ledger.trace(run.flow.marks), ledger
         checks += inv.flow_checks(run.flow, run.flow.trace, ledger)
+        from lab.verify.hops import hops
+
+        run.path = hops(run.flow.trace, ledger)
+    return checks
+
+
+def _public_answer_checks(run: NameFlowRun, ledger) -> list:
+    """The name answered a public address (private DNS off, or never on): the request went over the
+    internet. A flow through an endpoint must stay private, so this is red, at its first public hop."""
+    from lab.verify import invariants as inv
+    from lab.verify.hops import first_public, hops, text
+    from lab.verify.internet import private_violation
+
+    spec, flow = run.spec, run.flow
+    flow.trace, flow.ledger = ledger.trace(flow.marks), ledger
+    run.path = hops(flow.trace, ledger)
+    checks = [inv.Check("name", spec.name, inv.FAIL, f"{spec.resolver} answered {', '.join(run.answers)}: a public "
+                        f"address of the lab, not an ENI of {spec.endpoint} (is private DNS off on the endpoint?)")]
+    if first_public(run.path) is not None:
+        checks.append(private_violation(spec.name, run.path, flow.trace.text(ledger)))
+    else:
+        checks.append(inv.Check("path", spec.name, inv.FAIL, f"sent to public address {run.chosen}, but no public "
+                                f"link carried it ({flow.describe()}); hops: {text(run.path)}", [spec.client_link],
+                                flow.trace.text(ledger)))
     return checks

@@ -21,6 +21,7 @@ class Report:
     probes: list = field(default_factory=list)  # ProbeRun
     dns: list = field(default_factory=list)  # DnsRun
     names: list = field(default_factory=list)  # lab.verify.names.NameFlowRun
+    internet: list = field(default_factory=list)  # lab.verify.internet.InternetFlowRun
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     capture_seconds: float = 0.0
@@ -58,7 +59,7 @@ class Report:
         links = self.ledger.links
 
         def between(name: str) -> int:
-            return 0 if name in links and links[name].side in ("between", "other") else 1
+            return 0 if name in links and links[name].side in ("between", "other", "public") else 1
 
         return sorted(seen, key=between)
 
@@ -75,8 +76,8 @@ class Report:
         if ledger:
             out += ["Links (each captured on its router end; a veth's two ends carry the same frames)",
                     self.ledger.text(), ""]
-        out += self._flows_text() + self._names_text() + self._az_text() + self._dns_text() + self._probes_text() \
-            + self._other_text()
+        out += self._flows_text() + self._names_text() + self._internet_text() + self._az_text() + self._dns_text() \
+            + self._probes_text() + self._other_text()
         if self.notes:
             out += ["Notes"] + [f"  {n}" for n in self.notes] + [""]
         out += self._failures_text()
@@ -115,6 +116,7 @@ class Report:
         out = [f"Flows through the endpoint ({len(self.flows)})"]
         for run in self.flows:
             out.append(f"  {run.spec.name}: {run.describe()}")
+            out += _hops_line(getattr(run, "path", None))
             for c in self.checks:
                 if c.subject == run.spec.name or c.subject.startswith(run.spec.name + " ("):
                     label = c.category + (" (target's view)" if c.subject.endswith("(target's view)") else "")
@@ -134,6 +136,7 @@ class Report:
                 got = f"{s.resolver} -> {', '.join(run.answers) or 'nothing'}; " + (
                     run.flow.describe() if run.flow else f"no request ({run.problem or 'a stray address'})")
             out.append(f"  {s.name} [{s.endpoint}]: {got}")
+            out += _hops_line(run.path)
             for c in self.checks:
                 if c.subject == s.name or c.subject == s.name + " (target's view)":
                     label = c.category + (" (target's view)" if c.subject.endswith("(target's view)") else "")
@@ -195,6 +198,18 @@ class Report:
         out += [f"  {MARK[c.status]} {c.category:<10} {c.subject}: {c.message}" for c in rest]
         return out + [""]
 
+    def _internet_text(self) -> list[str]:
+        if not self.internet:
+            return []
+        out = [f"Flows over the internet, to internet-facing load balancers ({len(self.internet)})"]
+        for run in self.internet:
+            out.append(f"  {run.spec.name} [exposure: {run.spec.exposure}]: {run.flow.describe()}")
+            out += _hops_line(run.path)
+            for c in self.checks:
+                if c.subject == run.spec.name:
+                    out.append(f"    {MARK[c.status]} {c.category:<22} {c.message}")
+        return out + [""]
+
     # -- JSON ----------------------------------------------------------------------------------
     def _worst(self, subject: str) -> str:
         mine = [c.status for c in self.checks if c.subject in (subject, subject + " (target's view)")]
@@ -239,7 +254,11 @@ class Report:
                        "local": list(r.local) if r.local else None, "status": r.status, "error": r.error,
                        "token": r.token, "links": sorted(r.trace.link_names) if r.trace else [],
                        "az_path": getattr(r, "az_path", None),
-                       **self._flow_detail(r)} for r in self.flows],
+                       "hops": _hops_json(getattr(r, "path", None)), **self._flow_detail(r)} for r in self.flows],
+            "internet_flows": [{"name": r.spec.name, "client": r.spec.client, "nlb": r.spec.nlb,
+                                "public_ip": r.spec.public_ip, "port": r.spec.port, "exposure": r.spec.exposure,
+                                "status": r.flow.status, "error": r.flow.error, "hops": _hops_json(r.path),
+                                "verdict": self._worst(r.spec.name)} for r in self.internet],
             "probes": [{"name": r.spec.name, "proto": r.spec.proto, "port": r.spec.port, "answer": r.answer,
                         "extra_links": r.extra_links} for r in self.probes],
             "name_flows": [{"name": r.spec.name, "client": r.spec.client, "qname": r.spec.qname,
@@ -250,9 +269,22 @@ class Report:
                             "local": list(r.flow.local) if r.flow and r.flow.local else None,
                             "links": sorted(r.flow.trace.link_names) if r.flow and r.flow.trace else [],
                             "az_path": getattr(r.flow, "az_path", None) if r.flow else None,
+                            "hops": _hops_json(r.path), "public": r.public,
                             "verdict": self._worst(r.spec.name)} for r in self.names],
             "dns": [{"name": r.spec.name, "qname": r.spec.qname, "answers": list(r.answers), "error": r.error}
                     for r in self.dns],
             "links": self.ledger.to_dict(),
             "notes": self.notes,
         }
+
+
+def _hops_line(path) -> list[str]:
+    if path is None:
+        return []
+    from lab.verify.hops import text
+
+    return [f"    hops: {text(path)}"]
+
+
+def _hops_json(path) -> list[dict]:
+    return [h.to_dict() for h in path] if path else []

@@ -65,6 +65,8 @@ def build(plan: dict, links: list[Link], declared=None) -> VerifyPlan:
     if declared is not None:
         by_name = {ep["name"]: ep for ep in plan["endpoints"]}
         for i, flow in enumerate(declared.flows):
+            if flow.endpoint is None:
+                continue  # over the internet (nlb:): lab.verify.internet plans it
             ep = by_name[flow.endpoint]
             if getattr(flow, "name", None):
                 from lab.verify.names import declared_name_flows
@@ -98,8 +100,10 @@ def _probe(client: dict, own: frozenset[str], **kw) -> ProbeSpec:
 def _own_vpc_links(ix: Index, vpc: str) -> frozenset[str]:
     """A probe towards the provider may wander inside the client's own VPC (overlapping addresses
     answer there), but never onto an ENI, an NLB leg, a peering or another VPC's subnet."""
+    # The VPC's own IGW (and NAT gateway) links too: a subnet's default route takes a private destination
+    # there, and they drop it (they translate only what they hold); beyond them is the internet.
     return frozenset(ln.name for ln in ix.link_by_key.values()
-                     if ln.vpc == vpc and ln.kind in ("consumer-subnet", "subnet"))
+                     if ln.vpc == vpc and ln.kind in ("consumer-subnet", "subnet", "igw", "nat-gateway"))
 
 
 def _builtin_probes(ix: Index, endpoints: list[dict]) -> list[ProbeSpec]:

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audit  # noqa: E402  (tests/audit.py: asks the system, not the lab)
 
-from lab.apply import api as lifecycle  # noqa: E402
+from lab import api as lifecycle  # noqa: E402
 from lab.state.store import LabState  # noqa: E402
 
 pytestmark = [pytest.mark.root, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from botocore.config import Config
 
-from lab.apply import api as lifecycle
+from lab import api as lifecycle
 from lab.apply import netns
 from lab.state.store import LabState
 
