@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lab.apply import netns
 from lab.topology.errors import LabInputError
 from lab.verify import hops as hoplib
-from lab.verify.invariants import FAIL, PASS, Check
+from lab.verify.checks import FAIL, PASS, Check
 from lab.verify.traffic import FLOW_TIMEOUT_S, FlowRun, http
 
 
