@@ -32,7 +32,7 @@ APT_PACKAGES=(
   bird2  # Direct Connect: a real BGP daemon on each end of a private VIF
 )
 # Debian's engine only where no engine is installed: on a host with Docker's own packages
-# (docker-ce, containerd.io), installing docker.io would make apt remove them.
+# (docker-ce, containerd.io), installing Debian's engine package would make apt remove them.
 if ! command -v dockerd >/dev/null 2>&1; then APT_PACKAGES+=("$DOCKER_PKG"); fi
 
 # The test job also checks the Vagrantfile (`vagrant validate`), since no VM can boot in CI.
