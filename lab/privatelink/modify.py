@@ -9,9 +9,8 @@ import copy
 import time
 
 from lab.apply.context import Progress
-from lab.privatelink.control import Change, Transaction, _deliver, _quiet, locked
+from lab.privatelink.control import Change, _deliver, _quiet, transaction
 from lab.privatelink.principals import owner_of_vpc, require_owner
-from lab.state.store import LabState
 from lab.topology.errors import LabInputError
 
 
@@ -44,8 +43,7 @@ def modify_endpoint(lab: str, account: str, ref: str, *, add_subnets: list[str] 
     """Subnets and groups by name (the caller maps AWS IDs to names)."""
     t0 = time.perf_counter()
     change = Change("modify")
-    with locked(LabState(lab)):
-        txn = Transaction(lab, progress)
+    with transaction(lab, progress) as txn:
         actor, ep = txn.account(account), txn.endpoint(ref)
         planned = txn.view.endpoint_plan(ep.name)
         require_owner(actor, owner_of_vpc(txn.view.topo, txn.view.vpc(ep.vpc)), f"modify endpoint {planned['id']}")

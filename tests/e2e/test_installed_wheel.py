@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BARE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # sudo's secure_path
 # What `lab verify` must say of each built-in topology; a new one must be added here (see below).
 VERDICTS = {"basic": (0, "PASSED"), "leaky": (1, "peering/leak"), "multi-tenant": (0, "PASSED"),
-            "multi-tenant-auth": (0, "PASSED"), "multi-tenant-ports": (0, "PASSED")}
+            "multi-tenant-auth": (0, "PASSED"), "multi-tenant-ports": (0, "PASSED"),
+            "direct-connect": (0, "PASSED"), "direct-connect-unadvertised": (1, "FAILED"),
+            "internet-vs-private": (0, "PASSED"), "internet-vs-private-leaky": (1, "igw/consumer")}
 ALLOWED = {"tenant-a-saas": "available", "tenant-b-saas": "available", "tenant-c-saas": "pendingAcceptance"}
 
 
