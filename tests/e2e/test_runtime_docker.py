@@ -133,6 +133,8 @@ def test_reload_rereads_the_config_directory(runtime: Any, image: str, names: An
     name = names()
     h = runtime.start_nlb_node(name, image=image, labels=LABELS, config_dir=cfg)
     assert (LOOPBACK_HEX, 9001) not in listening_ports(h.pid)
+    # A SIGUSR2 that arrives before the master has loaded its first config is lost: wait for that load.
+    assert wait_for(lambda: "Loading success" in runtime.logs(name)), runtime.logs(name)
     # Replace the file by rename, as an atomic config writer does: only a mounted DIRECTORY sees it.
     new = cfg / ".haproxy.cfg.new"
     new.write_text(BASE_CFG + frontend("fe", "127.0.0.1:9000") + frontend("fe2", "127.0.0.1:9001"))
