@@ -119,7 +119,7 @@ def test_churn_through_the_api(tmp_path):
         (steady,) = up.plan.endpoints
         eni_b = next(e for e in steady.enis if e.az == "us-east-1b")
         client_b = next(i["Netns"] for i in up.plan.inventory["instances"] if i["Name"] == "consumer-client-b")
-        pids = json.loads(LabState(LAB).plan_file.read_text())["container_pids"]
+        pids = json.loads((LabState(LAB).dir / "live.json").read_text())["node_pids"]  # beside the plan
         before = system_snapshot(pids)
         rss_start = rss_kb(server.pid)
         traffic = Traffic(netns.netns_path(client_b), eni_b.ip, steady.id)
