@@ -28,6 +28,7 @@ from lab.verify.ledger import Ledger
 from lab.plan.links import Link, links_from_plan
 from lab.verify.names import name_checks, run_name_flow
 from lab.verify.report import Report
+from lab.verify.residency import residency_checks
 from lab.verify.spec import VerifyPlan, build
 from lab.verify.traffic import dns_query, run_flow, send_probes
 
@@ -102,7 +103,8 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
         raise LabInputError("--name", f"lab {lab!r} is not fully up: missing {', '.join(missing[:4])}",
                             f"run `lab down --name {lab}` and `lab up --name {lab}` again")
     links = lab_links(plan, paths) + list(options.extra_links)
-    vplan: VerifyPlan = build(plan, links, declared_spec(state))
+    declared = declared_spec(state)
+    vplan: VerifyPlan = build(plan, links, declared)
     if not options.probes:
         vplan.probes = []
     macs = far_macs(links, paths)
@@ -133,6 +135,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
     checks = _evaluate(plan, links, ledger, cap.truncated, flow_runs, dns_runs, probe_runs, waited, window)
     for run in name_runs:
         checks += name_checks(run, ledger)
+    checks += residency_checks(plan, declared, flow_runs, ledger)  # regions a flow may reach (lab.verify.residency)
     phases["evaluate"] = time.perf_counter() - t2
     report = Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
                     ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, names=name_runs,
