@@ -378,7 +378,15 @@ def _regions_form(data: object) -> object:
     return filled
 
 
+def _azs_or_regions(schema: dict) -> None:
+    """`lab schema`: a file gives `azs:` (one region) or `regions:` (each with its AZs)."""
+    schema["required"] = [k for k in schema.get("required", []) if k != "azs"]
+    schema["anyOf"] = [{"required": ["azs"]}, {"required": ["regions"]}]
+
+
 class Topology(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, json_schema_extra=_azs_or_regions)
+
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
     regions: Annotated[list[Region], Field(max_length=8)] = []  # unset: one region, `region:` with `azs:`
