@@ -159,6 +159,9 @@ def _impair(ctx: ApplyContext) -> None:
         impair.apply(imp, ctx.ns_path)
     if ctx.plan.impairments:
         impair.LiveImpairments(ctx.state.dir).save({imp.link: imp.settings() for imp in ctx.plan.impairments})
+    from lab.apply.regions import apply_backbone  # cross-region labs: the backbone's delay, or why not
+
+    apply_backbone(ctx)
 
 
 def _dx(ctx: ApplyContext) -> None:

@@ -40,6 +40,7 @@ from lab.plan.model import (
 from lab.plan.onprem import plan_onprem
 from lab.plan.names import LAB_NAME_RE, check_lab_name  # noqa: F401 - re-exported
 from lab.plan.model import INSTANCE_SYSCTLS, NO_IPV6, ROUTER_SYSCTLS  # noqa: F401 - re-exported
+from lab.plan.regions import node_for, plan_regions, service_region
 from lab.plan.security import plan_security
 from lab.plan.tenancy import plan_tenancy
 from lab.topology.model import LoadBalancer, Topology
@@ -104,7 +105,7 @@ class _Builder:
             nlb = next(n for n in self.topo.nlbs if n.name == svc.nlb)
             svc_id = self.id("vpce-svc", "service", svc.name)
             self.inv["services"].append({
-                "ServiceId": svc_id, "ServiceName": f"com.amazonaws.vpce.{self.topo.region}.{svc_id}",
+                "ServiceId": svc_id, "ServiceName": f"com.amazonaws.vpce.{service_region(self.topo, svc.name)}.{svc_id}",
                 "Name": svc.name, "Owner": self.topo.accounts[svc.account], "Nlb": svc.nlb,
                 "AcceptanceRequired": svc.acceptance_required, "AllowedPrincipals": list(svc.allowed_principals),
                 "AvailabilityZones": sorted({n.az for n in nodes[nlb.name]}),
@@ -123,6 +124,7 @@ class _Builder:
         plan_security(self.topo, self.plan)
         plan_tenancy(self.topo, self.plan)
         plan_internet(self.topo, self.plan, self.bridge_name, self.pools)  # IGWs, NAT, public listeners and DNS
+        plan_regions(self.topo, self.plan)  # multi-region topologies only (lab.plan.regions)
         return self.plan
 
     def add_vpc(self, vpc) -> None:
@@ -193,7 +195,7 @@ class _Builder:
             for subnet in ep.subnets:
                 az = self.subnet_az(ep.vpc, subnet)
                 ip = self.previous_ips.get((ep.name, az))
-                node = next((n.container for n in nodes[svc.nlb] if n.az == az), None)
+                node = getattr(node_for(self.topo, ep, az, nodes[svc.nlb]), "container", None)
                 pool = self.pools[(ep.vpc, subnet)]
                 if ip is None or node is None or ipaddress.IPv4Address(ip) not in pool.net or ip in self.node_ips[node]:
                     continue  # new, or no longer valid where it was: allocated afresh below
@@ -238,12 +240,13 @@ class _Builder:
         svc_id = self.id("vpce-svc", "service", svc.name)
         state = endpoint_state(self.topo, ep.name)
         token = dns_token(self.lab, "endpoint", ep.name)
-        suffix = f"{svc_id}.{self.topo.region}.vpce.amazonaws.com"
+        # AWS names an endpoint after its service's region (the consumer's, unless cross-region).
+        suffix = f"{svc_id}.{service_region(self.topo, svc.name)}.vpce.amazonaws.com"
         dns = [{"DnsName": f"{vpce_id}-{token}.{suffix}", "Scope": "regional"}]
         enis = []
         for subnet in ep.subnets:
             az = self.subnet_az(vpc.name, subnet)
-            node = next(n for n in nodes[nlb.name] if n.az == az)
+            node = node_for(self.topo, ep, az, nodes[nlb.name])
             pool = self.pools[(vpc.name, subnet)]
             # The ENI's address comes from the consumer's subnet (as on AWS) and must differ from
             # every other leg of the same node, whose subnets may overlap this one.

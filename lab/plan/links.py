@@ -11,6 +11,8 @@ Kinds, and the side of PrivateLink each belongs to:
 
     consumer-subnet   an instance in a VPC that holds an endpoint         consumer
     endpoint-eni      an endpoint ENI: the NLB node's leg in that subnet   consumer (the private link)
+    backbone          a cross-region endpoint's ENI leg: the service       consumer (private: the
+                      region's NLB node into the consumer's region         inter-region backbone)
     nlb-target        the NLB node's provider leg, towards the targets     provider
     provider-subnet   an instance in a VPC that holds an NLB (or a target) provider
     peering           a VPC peering connection between two routers         between
@@ -37,6 +39,7 @@ PUBLIC, PRIVATE = "public", "private"  # networks around the VPCs: the internet 
 SIDE_OF_KIND = {
     "consumer-subnet": CONSUMER,
     "endpoint-eni": CONSUMER,
+    "backbone": CONSUMER,  # an ENI leg that crosses regions (lab.plan.regions): private, never the internet
     "nlb-target": PROVIDER,
     "provider-subnet": PROVIDER,
     "peering": BETWEEN,
@@ -117,6 +120,7 @@ def links_from_plan(plan: dict) -> list[Link]:
     enis = {eni["ifname"]: (ep, eni) for ep in plan["endpoints"] for eni in ep["enis"]}
     nodes = {n["container"]: n for n in plan["nodes"]}
     peerings = {p["Name"]: p for p in plan["inventory"].get("peerings", [])}
+    backbone = {leg for b in plan["inventory"].get("backbone", []) for leg in b["Legs"]}
     links = []
     for pair in plan["veths"]:
         a, b, role, key = pair["a"], pair["b"], pair["role"], pair["key"]
@@ -138,7 +142,8 @@ def links_from_plan(plan: dict) -> list[Link]:
                               far=f"instance {instance} ({a['place']['name']} {a['ifname']})", **common))
         elif role == "endpoint-eni":
             ep, eni = enis[a["ifname"]]
-            links.append(Link(f"endpoint-eni/{ep['name']}@{eni['az']}", "endpoint-eni", owner=eni["id"],
+            kind = "backbone" if a["ifname"] in backbone else "endpoint-eni"
+            links.append(Link(f"{kind}/{ep['name']}@{eni['az']}", kind, owner=eni["id"],
                               far=f"ENI {eni['id']} {eni['ip']} of {ep['id']}, leg {a['ifname']} of NLB node "
                                   f"{eni['node']}", **common))
         elif role == "nlb-provider":

@@ -55,7 +55,9 @@ class LabView:
         return aws_id("vpce-svc", self.lab, "service", svc.name)
 
     def service_name(self, svc: EndpointService) -> str:
-        return f"com.amazonaws.vpce.{self.topo.region}.{self.service_id(svc)}"
+        from lab.topology.regions import service_home  # the service's own region (the lab's, if one)
+
+        return f"com.amazonaws.vpce.{service_home(self.topo, svc.name) or self.topo.region}.{self.service_id(svc)}"
 
     def endpoint_plan(self, name: str) -> dict | None:
         return next((e for e in self.plan.get("endpoints", []) if e["name"] == name), None)
@@ -119,6 +121,7 @@ def endpoint(view: LabView, ep: Endpoint) -> dict:
     }
     if state == "failed" and meta.get("LastError"):
         out["LastError"] = meta["LastError"]
+    out.update({k: v for k, v in _regions_of_endpoint(view, ep).items() if k == "ServiceRegion"})  # multi-region only
     out["Lab"] = {
         "Name": ep.name, "Vpc": ep.vpc, "Service": svc.name,
         "Enis": [{"NetworkInterfaceId": eni["id"], "SubnetId": eni["subnet_id"], "Subnet": eni["subnet"],
@@ -127,6 +130,16 @@ def endpoint(view: LabView, ep: Endpoint) -> dict:
         "History": meta.get("History", []),
     }
     return out
+
+
+def _regions_of_endpoint(view: LabView, ep: Endpoint) -> dict:
+    """ServiceRegion (and the endpoint's own Region, for connections), in multi-region labs only."""
+    if not view.topo.regions:
+        return {}
+    from lab.topology.regions import endpoint_regions
+
+    own, named = endpoint_regions(view.topo, ep)
+    return {"ServiceRegion": named, "Region": own}
 
 
 def network_interfaces(view: LabView, ep: Endpoint) -> list[dict]:
@@ -175,6 +188,7 @@ def connection(view: LabView, ep: Endpoint) -> dict:
         "IpAddressType": "ipv4",
         "VpcEndpointConnectionId": aws_id("vpce-con", view.lab, "connection", ep.name),
         "Tags": [],
+        **{"VpcEndpointRegion": v for k, v in _regions_of_endpoint(view, ep).items() if k == "Region"},
     }
 
 
@@ -201,6 +215,9 @@ def service(view: LabView, svc: EndpointService) -> dict:
         "PayerResponsibility": "ServiceOwner",
         "Tags": _tags(svc.name),
     }
+    if "SupportedRegions" in svc_inv:  # a multi-region lab (lab.plan.regions)
+        out["SupportedRegions"] = [{"Region": r, "ServiceState": "Available"} for r in svc_inv["SupportedRegions"]]
+        out["RemoteAccessEnabled"] = len(svc_inv["SupportedRegions"]) > 1
     if svc.private_dns_name:
         out["PrivateDnsName"] = svc.private_dns_name
         if "PrivateDnsNameConfiguration" in svc_inv:  # domain verification, when the DNS part provides it

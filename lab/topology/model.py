@@ -92,6 +92,7 @@ class Vpc(Strict):
     vpn_gateway: VpnGateway | None = None
     internet_gateway: bool = False  # an IGW attached to the VPC (lab.plan.internet)
     nat_gateways: Annotated[list[NatGateway], Field(max_length=5)] = []
+    region: str | None = None  # one of `regions:`; unset: the top-level region (lab.topology.regions)
 
 
 class HealthCheck(Strict):
@@ -158,6 +159,8 @@ class EndpointService(Strict):
     # record; unset means pendingVerification. Writing `verified` skips the ownership check.
     private_dns_state: Literal["pendingVerification", "verified", "failed"] | None = None
     notifications: list[Subscriber] = []
+    # Regions whose consumers may reach the service (AWS: SupportedRegions); its own region always may.
+    supported_regions: Annotated[list[str], Field(max_length=16)] = []
 
 
 class DnsAlias(Strict):
@@ -188,6 +191,8 @@ class Endpoint(Strict):
     # The consumer's own subscribers (AWS: CreateVpcEndpointConnectionNotification on the endpoint),
     # told about this endpoint's events in addition to the service's subscribers.
     notifications: list[Subscriber] = []
+    # Where the service lives (AWS: CreateVpcEndpoint's ServiceRegion); unset: the endpoint's own region.
+    service_region: str | None = None
 
 
 class Peering(Strict):
@@ -230,12 +235,20 @@ class VerifyIsolation(Strict):
     ports: Annotated[list[Port], Field(max_length=16)] = []  # TCP ports probed besides ICMP; unset: the target's port
 
 
+class Residency(Strict):
+    """Data residency: the regions the bytes of these endpoints' flows may reach (unset endpoints: every flow)."""
+
+    endpoints: Annotated[list[str], Field(max_length=64)] = []
+    regions: Annotated[list[str], Field(min_length=1, max_length=16)]
+
+
 class VerifySpec(Strict):
     """Checks `lab verify` runs on top of (or, with builtin: false, instead of) its built-in ones."""
 
     builtin: bool = True
     flows: Annotated[list[VerifyFlow], Field(max_length=64)] = []
     isolation: Annotated[list[VerifyIsolation], Field(max_length=64)] = []
+    residency: Annotated[list[Residency], Field(max_length=64)] = []  # lab.verify.residency
 
 
 def _unit(parse):
@@ -329,11 +342,49 @@ class Internet(Strict):
 
     cidr: IPv4Net = "198.51.100.0/24"  # the hosts' LAN behind the internet router
     hosts: Annotated[list[InternetHost], Field(max_length=16)] = []
+RegionName = Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")]
+
+
+class Region(Strict):
+    """One region of a multi-region topology, with its own AZs (lab.topology.regions)."""
+
+    name: RegionName
+    azs: Annotated[list[AvailabilityZone], Field(min_length=1, max_length=6)]
+
+
+class Backbone(Strict):
+    """The inter-region backbone: its one-way delay (netem, where the kernel has it)."""
+
+    delay: Annotated[str, Unitful, _unit(units.duration_us)] | None = None
+
+
+def _regions_form(data: object) -> object:
+    """`regions:` is the multi-region form of `region:` + `azs:`: fill those in from it, so everything
+    that reads topo.region (the default region) and topo.azs (every AZ) works unchanged."""
+    if not isinstance(data, dict) or "regions" not in data or "azs" in data:
+        return data
+    regions = data["regions"]
+    if not isinstance(regions, list) or not all(isinstance(r, dict) and isinstance(r.get("azs"), list)
+                                                for r in regions):
+        return data  # the schema reports what is wrong with regions:
+    filled = {**data, "azs": [az for r in regions for az in r["azs"]]}
+    if "region" not in data and regions and isinstance(regions[0].get("name"), str):
+        filled["region"] = regions[0]["name"]
+    return filled
+
+
+def _azs_or_regions(schema: dict) -> None:
+    """`lab schema`: a file gives `azs:` (one region) or `regions:` (each with its AZs)."""
+    schema["required"] = [k for k in schema.get("required", []) if k != "azs"]
+    schema["anyOf"] = [{"required": ["azs"]}, {"required": ["regions"]}]
 
 
 class Topology(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, json_schema_extra=_azs_or_regions)
+
     description: str = ""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")] = "us-east-1"
+    regions: Annotated[list[Region], Field(max_length=8)] = []  # unset: one region, `region:` with `azs:`
     azs: Annotated[list[AvailabilityZone], Field(min_length=1, max_length=6)]
     accounts: Annotated[dict[Name, AccountId], Field(min_length=1)]
     vpcs: Annotated[list[Vpc], Field(min_length=1, max_length=256)]
@@ -350,3 +401,9 @@ class Topology(Strict):
     iam: Annotated[list[IamIdentity], Field(max_length=64)] = []  # policies for the EC2 API (lab api serve)
     sns_topics: Annotated[list[SnsTopic], Field(max_length=64)] = []  # notification targets for the EC2 API
     internet: Internet | None = None
+    backbone: Backbone = Backbone()  # cross-region links (lab.plan.regions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_regions(cls, data: object) -> object:
+        return _regions_form(data)

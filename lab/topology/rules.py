@@ -14,6 +14,7 @@ from lab.topology.base import unique as _unique
 from lab.topology.errors import TopologyError
 from lab.topology.internet import check_internet
 from lab.topology.model import Topology, Vpc
+from lab.topology.regions import check_regions, is_cross_region
 from lab.topology.tenancy import check_tenancy
 from lab.topology.onprem import check_onprem, dx_vpc_of, onprem_instance_site
 
@@ -34,6 +35,7 @@ def check_rules(topo: Topology) -> None:
         "instance", "instance names are lab-wide (so `lab exec NAME` is unambiguous): give each its own name",
     )
     _unique(((f"accounts.{k}", v) for k, v in topo.accounts.items()), "account ID", "give each account its own 12-digit ID")
+    check_regions(topo)  # regions, cross-region endpoints, residency (lab.topology.regions)
     for i, vpc in enumerate(topo.vpcs):
         _check_vpc(topo, vpc, f"vpcs[{i}]")
     _check_nlbs(topo)
@@ -220,7 +222,8 @@ def _check_endpoints(topo: Topology) -> None:
         nlb_vpc = _vpc(topo, nlb.vpc)
         assert nlb_vpc is not None
         nlb_azs = {s.az for s in nlb_vpc.subnets if s.name in nlb.subnets}
-        for k, name in enumerate(ep.subnets):
+        # A cross-region endpoint's AZs are its own region's; the backbone reaches every NLB node.
+        for k, name in enumerate([] if is_cross_region(topo, ep) else ep.subnets):
             az = next(s.az for s in vpc.subnets if s.name == name)
             if az not in nlb_azs:
                 raise TopologyError(f"{path}.subnets[{k}]", f"service {svc.name!r} is not available in {az}",

@@ -33,6 +33,7 @@ from lab.plan.links import Link, links_from_plan, select_links
 from lab.verify.names import name_checks, run_name_flow
 from lab.verify.pcapfile import write_per_link
 from lab.verify.report import Report
+from lab.verify.residency import residency_checks
 from lab.verify.spec import VerifyPlan, build
 from lab.verify.traffic import dns_query, run_flow, send_probes
 
@@ -145,6 +146,7 @@ def verify(lab: str = "default", options: Options | None = None, progress: Calla
         checks += internet.checks(run, ledger)
     for run in flow_runs:
         run.path = hops(run.trace, ledger)
+    checks += residency_checks(plan, declared, flow_runs, ledger)  # regions a flow may reach (lab.verify.residency)
     phases["evaluate"] = time.perf_counter() - t2
     report = Report(lab=lab, topology=plan.get("topology_path") or str(state.topology_file), checks=checks,
                     ledger=ledger, flows=flow_runs, probes=probe_runs, dns=dns_runs, names=name_runs,

@@ -157,7 +157,8 @@ class Index:
                      if v["OnPremises"] == site)
 
     def link_of_eni(self, eni: dict) -> str:
-        return next(ln.name for ln in self.link_by_key.values() if ln.kind == "endpoint-eni" and ln.owner == eni["id"])
+        return next(ln.name for ln in self.link_by_key.values()
+                    if ln.kind in ("endpoint-eni", "backbone") and ln.owner == eni["id"])
 
     def link_of_node(self, container: str) -> str:
         return next(ln.name for ln in self.link_by_key.values() if ln.kind == "nlb-target" and ln.owner == container)

@@ -273,7 +273,7 @@ def probe_checks(run: ProbeRun, trace: Trace, ledger: Ledger) -> Check:
                      extra, trace.text(ledger), leak=True)
     if spec.at_eni and run.answer == "open":
         return Check("isolation", spec.name, FAIL, f"port {spec.port} answered at the ENI, but no listener uses it",
-                     [n for n in trace.link_names if ledger.links[n].kind == "endpoint-eni"], trace.text(ledger))
+                     [n for n in trace.link_names if ledger.links[n].kind in ("endpoint-eni", "backbone")], trace.text(ledger))
     if spec.at_eni and run.answer == "echo-reply":
         return Check("isolation", spec.name, WARN, "the ENI answers ping (an AWS endpoint ENI does not); "
                                                    "nothing went past it")
@@ -306,7 +306,7 @@ def _link_scoped(key: ConnKey) -> bool:
 
 def cross_side_check(ledger: Ledger) -> Check:
     """Consumer and provider address spaces overlap, so only whole 5-tuples can be compared."""
-    consumer = ledger.conns_on(["consumer-subnet", "endpoint-eni"])
+    consumer = ledger.conns_on(["consumer-subnet", "endpoint-eni", "backbone"])
     provider = ledger.conns_on(["provider-subnet", "nlb-target"])
     both = sorted((k for k in set(consumer) & set(provider) if not _link_scoped(k)), key=conn_text)
     if not both:
