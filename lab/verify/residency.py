@@ -10,7 +10,7 @@ backbone links first (that is where bytes leave a region).
 from __future__ import annotations
 
 from lab.plan.regions import backbone_legs, region_of_vpc
-from lab.verify.invariants import FAIL, PASS, Check
+from lab.verify.checks import FAIL, PASS, Check
 
 
 def link_regions(link, plan: dict) -> set[str]:

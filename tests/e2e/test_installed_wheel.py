@@ -27,7 +27,8 @@ BARE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # su
 VERDICTS = {"basic": (0, "PASSED"), "leaky": (1, "peering/leak"), "multi-tenant": (0, "PASSED"),
             "multi-tenant-auth": (0, "PASSED"), "multi-tenant-ports": (0, "PASSED"),
             "direct-connect": (0, "PASSED"), "direct-connect-unadvertised": (1, "FAILED"),
-            "internet-vs-private": (0, "PASSED"), "internet-vs-private-leaky": (1, "igw/consumer")}
+            "internet-vs-private": (0, "PASSED"), "internet-vs-private-leaky": (1, "igw/consumer"),
+            "cross-region": (0, "PASSED"), "cross-region-leaky": (1, "FAILED")}
 ALLOWED = {"tenant-a-saas": "available", "tenant-b-saas": "available", "tenant-c-saas": "pendingAcceptance"}
 
 
