@@ -24,10 +24,11 @@ node: recover the AZ first.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from lab.apply import apps, dns, nodes, processes
 from lab.apply.context import ApplyContext
@@ -193,83 +194,86 @@ def _wait_targets_down(ctx: ApplyContext, plan: Plan, down: set[str], timeout: f
     return time.monotonic() - t0
 
 
-def fail(lab: str, az: str, targets_only: bool = False, runtime=None,
-         progress: Callable[[str], None] = _quiet) -> dict:
+@dataclasses.dataclass
+class _Change:
+    """What `fail` and `recover` both start from: the lab locked, its live plan and context, the AZs
+    failed so far, and the target apps of `az` with their owner tokens."""
+    state: LabState
+    plan: Plan
+    ctx: ApplyContext
+    failed: dict[str, dict]
+    targets: list
+    tokens: dict[str, str]
+    started: float
+
+
+@contextlib.contextmanager
+def _change(lab: str, az: str, action: str, runtime, progress) -> Iterator[_Change]:
     state = LabState(lab)
     saved = state.load_plan()
     check_az(saved, lab, az)
     failed = failed_azs(state)
-    _check_state(lab, az, "fail", failed)
+    _check_state(lab, az, action, failed)
     state.lock()
     try:
         t0 = time.monotonic()
         plan = _live_plan(state, saved)
         ctx = _ctx(state, plan, runtime, progress)
-        targets = _targets_in(plan, az)
-        tokens = _tokens(state)
-        processes.stop([tokens[a.instance] for a in targets if a.instance in tokens])
-        progress(f"{az}: stopped {len(targets)} target(s): {', '.join(a.instance for a in targets) or 'none'}")
-        stopped = []
-        if not targets_only:
-            for node in (n for n in plan.nodes if n.az == az):
-                _stop_node(ctx, node)
-                stopped.append(node.container)
-            progress(f"{az}: stopped NLB node(s) {', '.join(stopped)} (listeners closed, container paused)")
-        failed[az] = {"targets_only": targets_only}
-        _save(state, failed)
-        detected = 0.0
-        if targets_only:
-            hc = max((b.interval_s * b.fall for n in plan.nodes for b in n.backends), default=0)
-            detected = _wait_targets_down(ctx, plan, {a.instance for a in targets}, hc + 3)
-            progress(f"{az}: health checks saw the targets down after {detected:.1f} s")
-        t_dns = time.monotonic()
-        result = _sync_dns(ctx, plan, failed)
+        yield _Change(state, plan, ctx, failed, _targets_in(plan, az), _tokens(state), t0)
         ctx.close()
-        return {"AvailabilityZone": az, "State": "failed", "TargetsOnly": targets_only, "NlbNodes": stopped,
-                "Targets": [a.instance for a in targets], "HealthCheckDetectionSeconds": round(detected, 3),
-                "RegionalNames": result["names"], "DnsFailoverSeconds": round(time.monotonic() - t_dns, 3),
-                "Seconds": round(time.monotonic() - t0, 3), "FailedAvailabilityZones": sorted(failed)}
     finally:
         state.unlock()
 
 
+def fail(lab: str, az: str, targets_only: bool = False, runtime=None,
+         progress: Callable[[str], None] = _quiet) -> dict:
+    with _change(lab, az, "fail", runtime, progress) as c:
+        processes.stop([c.tokens[a.instance] for a in c.targets if a.instance in c.tokens])
+        progress(f"{az}: stopped {len(c.targets)} target(s): {', '.join(a.instance for a in c.targets) or 'none'}")
+        stopped = []
+        if not targets_only:
+            for node in (n for n in c.plan.nodes if n.az == az):
+                _stop_node(c.ctx, node)
+                stopped.append(node.container)
+            progress(f"{az}: stopped NLB node(s) {', '.join(stopped)} (listeners closed, container paused)")
+        c.failed[az] = {"targets_only": targets_only}
+        _save(c.state, c.failed)
+        detected = 0.0
+        if targets_only:
+            hc = max((b.interval_s * b.fall for n in c.plan.nodes for b in n.backends), default=0)
+            detected = _wait_targets_down(c.ctx, c.plan, {a.instance for a in c.targets}, hc + 3)
+            progress(f"{az}: health checks saw the targets down after {detected:.1f} s")
+        t_dns = time.monotonic()
+        result = _sync_dns(c.ctx, c.plan, c.failed)
+        return {"AvailabilityZone": az, "State": "failed", "TargetsOnly": targets_only, "NlbNodes": stopped,
+                "Targets": [a.instance for a in c.targets], "HealthCheckDetectionSeconds": round(detected, 3),
+                "RegionalNames": result["names"], "DnsFailoverSeconds": round(time.monotonic() - t_dns, 3),
+                "Seconds": round(time.monotonic() - c.started, 3), "FailedAvailabilityZones": sorted(c.failed)}
+
+
 def recover(lab: str, az: str, runtime=None, progress: Callable[[str], None] = _quiet) -> dict:
-    state = LabState(lab)
-    saved = state.load_plan()
-    check_az(saved, lab, az)
-    failed = failed_azs(state)
-    _check_state(lab, az, "recover", failed)
-    state.lock()
-    try:
-        t0 = time.monotonic()
-        plan = _live_plan(state, saved)
-        ctx = _ctx(state, plan, runtime, progress)
-        targets = _targets_in(plan, az)
-        tokens = _tokens(state)
-        apps.start(ctx, [(a, tokens[a.instance]) for a in targets if a.instance in tokens])
-        progress(f"{az}: restarted {len(targets)} target(s)")
+    with _change(lab, az, "recover", runtime, progress) as c:
+        apps.start(c.ctx, [(a, c.tokens[a.instance]) for a in c.targets if a.instance in c.tokens])
+        progress(f"{az}: restarted {len(c.targets)} target(s)")
         started = []
-        if not failed[az].get("targets_only"):
-            for node in (n for n in plan.nodes if n.az == az):
+        if not c.failed[az].get("targets_only"):
+            for node in (n for n in c.plan.nodes if n.az == az):
                 runtime.unpause(node.container)
                 started.append(node.container)
         # Every node that sends to a restarted target reloads: a fresh worker takes targets as up at
         # once, instead of after `healthy_threshold` passing checks (AWS takes that long too).
-        names = {a.instance for a in targets}
-        for node in plan.nodes:
+        names = {a.instance for a in c.targets}
+        for node in c.plan.nodes:
             if node.container in started or any(s.name in names for b in node.backends for s in b.servers):
-                if failed.get(node.az, {}).get("targets_only", True) or node.container in started:
-                    nodes.configure(ctx, [node])
-        del failed[az]
-        _save(state, failed)
+                if c.failed.get(node.az, {}).get("targets_only", True) or node.container in started:
+                    nodes.configure(c.ctx, [node])
+        del c.failed[az]
+        _save(c.state, c.failed)
         t_dns = time.monotonic()
-        result = _sync_dns(ctx, plan, failed)
-        ctx.close()
+        result = _sync_dns(c.ctx, c.plan, c.failed)
         return {"AvailabilityZone": az, "State": "recovered", "NlbNodes": started, "Targets": sorted(names),
                 "RegionalNames": result["names"], "DnsFailoverSeconds": round(time.monotonic() - t_dns, 3),
-                "Seconds": round(time.monotonic() - t0, 3), "FailedAvailabilityZones": sorted(failed)}
-    finally:
-        state.unlock()
+                "Seconds": round(time.monotonic() - c.started, 3), "FailedAvailabilityZones": sorted(c.failed)}
 
 
 def _sync_dns(ctx: ApplyContext, plan: Plan, failed: dict[str, dict]) -> dict:

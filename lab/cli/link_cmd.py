@@ -11,6 +11,8 @@ import click
 
 from lab.cli.output import emit_json, format_option, name_option, stdout, table
 
+# `clear` and `show` act on one link or on all of them.
+optional_link = click.argument("link_name", metavar="[LINK]", required=False)
 LINK_HELP = "A link name as `lab capture --list` shows it, e.g. consumer-subnet/consumer-client."
 
 
@@ -40,7 +42,7 @@ def set_(link_name: str, rate: str | None, delay: str | None, jitter: str | None
 
 
 @link.command()
-@click.argument("link_name", metavar="[LINK]", required=False)
+@optional_link
 @name_option
 @format_option
 def clear(link_name: str | None, lab: str, fmt: str) -> None:
@@ -55,7 +57,7 @@ def clear(link_name: str | None, lab: str, fmt: str) -> None:
 
 
 @link.command()
-@click.argument("link_name", metavar="[LINK]", required=False)
+@optional_link
 @name_option
 @format_option
 def show(link_name: str | None, lab: str, fmt: str) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from labs import two_az  # noqa: E402
 from test_faults import Client  # noqa: E402 - the fault tests' client: one thread inside a namespace
 
 from lab import api
@@ -25,31 +27,8 @@ from lab.verify.engine import Options, verify
 
 pytestmark = pytest.mark.root
 
-TOPOLOGY = {
-    "description": "AZ tests: one target per AZ, 5 s health checks, an endpoint in both AZs",
-    "azs": [{"name": "us-east-1a", "id": "use1-az1"}, {"name": "us-east-1b", "id": "use1-az2"}],
-    "accounts": {"provider": "111111111111", "consumer": "222222222222"},
-    "vpcs": [
-        {"name": "provider", "account": "provider", "cidr": "10.0.0.0/16",
-         "subnets": [{"name": "provider-a", "az": "us-east-1a", "cidr": "10.0.1.0/24"},
-                     {"name": "provider-b", "az": "us-east-1b", "cidr": "10.0.2.0/24"}],
-         "instances": [{"name": "target-a", "subnet": "provider-a", "app": "demo-target"},
-                       {"name": "target-b", "subnet": "provider-b", "app": "demo-target"}]},
-        {"name": "consumer", "account": "consumer", "cidr": "10.0.0.0/16",
-         "subnets": [{"name": "consumer-a", "az": "us-east-1a", "cidr": "10.0.1.0/24"},
-                     {"name": "consumer-b", "az": "us-east-1b", "cidr": "10.0.2.0/24"}],
-         "instances": [{"name": "consumer-client", "subnet": "consumer-a"}]},
-    ],
-    "nlbs": [{"name": "web-nlb", "vpc": "provider", "subnets": ["provider-a", "provider-b"], "cross_zone": False,
-              "listeners": [{"port": 80, "target_group": "web"}],
-              "target_groups": [{"name": "web", "port": 8080, "proxy_protocol_v2": True,
-                                 "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
-                                 "targets": ["target-a", "target-b"]}]}],
-    "endpoint_services": [{"name": "web-service", "account": "provider", "nlb": "web-nlb",
-                           "acceptance_required": False, "allowed_principals": ["arn:aws:iam::222222222222:root"]}],
-    "endpoints": [{"name": "web-endpoint", "vpc": "consumer", "service": "web-service",
-                   "subnets": ["consumer-a", "consumer-b"]}],
-}
+TOPOLOGY = two_az("AZ tests: one target per AZ, 5 s health checks, an endpoint in both AZs",
+                  {"target-a": "a", "target-b": "b"}, cross_zone=False)
 
 
 def _resolve(resolver: str, qname: str, timeout: float = 1.0) -> list[str]:

@@ -25,6 +25,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audit  # noqa: E402
+from labs import two_az  # noqa: E402
 
 from lab import api  # noqa: E402
 
@@ -34,34 +35,8 @@ HC_INTERVAL_S, HC_FALL = 5, 2
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
-TOPOLOGY = {
-    "description": "fault tests: two targets in AZ a, one in AZ b, 5 s health checks",
-    "azs": [{"name": "us-east-1a", "id": "use1-az1"}, {"name": "us-east-1b", "id": "use1-az2"}],
-    "accounts": {"provider": "111111111111", "consumer": "222222222222"},
-    "vpcs": [
-        {"name": "provider", "account": "provider", "cidr": "10.0.0.0/16",
-         "subnets": [{"name": "provider-a", "az": "us-east-1a", "cidr": "10.0.1.0/24"},
-                     {"name": "provider-b", "az": "us-east-1b", "cidr": "10.0.2.0/24"}],
-         "instances": [{"name": "target-a1", "subnet": "provider-a", "app": "demo-target"},
-                       {"name": "target-a2", "subnet": "provider-a", "app": "demo-target"},
-                       {"name": "target-b", "subnet": "provider-b", "app": "demo-target"}]},
-        {"name": "consumer", "account": "consumer", "cidr": "10.0.0.0/16",
-         "subnets": [{"name": "consumer-a", "az": "us-east-1a", "cidr": "10.0.1.0/24"},
-                     {"name": "consumer-b", "az": "us-east-1b", "cidr": "10.0.2.0/24"}],
-         "instances": [{"name": "consumer-client", "subnet": "consumer-a"}]},
-    ],
-    "nlbs": [{"name": "web-nlb", "vpc": "provider", "subnets": ["provider-a", "provider-b"],
-              "listeners": [{"port": 80, "target_group": "web"}],
-              "target_groups": [{"name": "web", "port": 8080, "proxy_protocol_v2": True,
-                                 "health_check": {"interval": HC_INTERVAL_S, "healthy_threshold": 2,
-                                                  "unhealthy_threshold": HC_FALL},
-                                 "targets": ["target-a1", "target-a2", "target-b"]}]}],
-    "endpoint_services": [{"name": "web-service", "account": "provider", "nlb": "web-nlb",
-                           "acceptance_required": False,
-                           "allowed_principals": ["arn:aws:iam::222222222222:root"]}],
-    "endpoints": [{"name": "web-endpoint", "vpc": "consumer", "service": "web-service",
-                   "subnets": ["consumer-a", "consumer-b"]}],
-}
+TOPOLOGY = two_az("fault tests: two targets in AZ a, one in AZ b, 5 s health checks",
+                  {"target-a1": "a", "target-a2": "a", "target-b": "b"}, interval_s=HC_INTERVAL_S, fall=HC_FALL)
 
 
 class Client:

@@ -4,34 +4,25 @@ and NewConnections Sums; a client the group does not admit shows in PacketsDropp
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from labs import ALLOWED, DENIED, basic_with_web_clients  # noqa: E402
 
 pytestmark = pytest.mark.root
 
-REPO = Path(__file__).resolve().parents[2]
-WEB_CLIENTS = {"name": "web-clients", "ingress": [{"cidr": "10.0.1.0/24", "port": 80}]}
-ALLOWED, DENIED = "consumer-client", "consumer-client-b"  # 10.0.1.10 and 10.0.2.20
 REQUESTS = 25
 ACCURACY = 0.01  # HAProxy's payload counters against curl's: equal in practice; allow 1 %
 
 
-def _topology() -> dict:
-    data = yaml.safe_load((REPO / "topologies" / "basic.yaml").read_text())
-    data["vpcs"][1]["security_groups"] = [copy.deepcopy(WEB_CLIENTS)]
-    data["endpoints"][0]["security_groups"] = ["web-clients"]
-    return data
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, lab_runner):
-    with lab_runner(_topology(), "metrics", tmp_path_factory.mktemp("metrics")) as running:
+    with lab_runner(basic_with_web_clients(), "metrics", tmp_path_factory.mktemp("metrics")) as running:
         yield running
 
 

@@ -13,11 +13,14 @@ import copy
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
+import time
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from labs import ALLOWED, DENIED, basic_with_web_clients  # noqa: E402
 
 from lab import api
 from lab.apply import firewall
@@ -28,21 +31,11 @@ from lab.topology.load import parse_topology
 
 pytestmark = pytest.mark.root
 
-REPO = Path(__file__).resolve().parents[2]
-WEB_CLIENTS = {"name": "web-clients", "ingress": [{"cidr": "10.0.1.0/24", "port": 80}]}
-ALLOWED, DENIED = "consumer-client", "consumer-client-b"  # 10.0.1.10 and 10.0.2.20
-
-
-def _topology() -> dict:
-    data = yaml.safe_load((REPO / "topologies" / "basic.yaml").read_text())
-    data["vpcs"][1]["security_groups"] = [copy.deepcopy(WEB_CLIENTS)]
-    data["endpoints"][0]["security_groups"] = ["web-clients"]
-    return data
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, lab_runner):
-    with lab_runner(_topology(), "sg", tmp_path_factory.mktemp("sg")) as running:
+    with lab_runner(basic_with_web_clients(), "sg", tmp_path_factory.mktemp("sg")) as running:
         yield running
 
 

@@ -22,7 +22,7 @@ TOOL_PACKAGES = {
 }
 # What pip's distribution is called when the module is not.
 DISTRIBUTIONS = {"yaml": "pyyaml", "google_crc32c": "google-crc32c"}
-LOCAL = {"lab", "audit"} | {p.stem for p in (Path(__file__).resolve().parents[1]).rglob("test_*.py")}  # ours: tests/audit.py, test modules
+LOCAL = {"lab", "audit", "labs"} | {p.stem for p in (Path(__file__).resolve().parents[1]).rglob("test_*.py")}  # ours: tests/audit.py, tests/labs.py, test modules
 
 
 def apt_packages(job: str) -> set[str]:
