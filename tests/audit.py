@@ -85,6 +85,9 @@ def state_root() -> Path:
     return Path(os.environ.get("PRIVATELINK_LAB_STATE", "/var/lib/privatelink-lab"))
 
 
+SQLITE_TRANSIENT = ("-journal", "-wal", "-shm")
+
+
 def residue(lab: str) -> dict[str, list[str]]:
     ns_all = namespaces()
     ours = [n for n in ns_all if n.startswith(f"pl-{lab}.")]
@@ -92,7 +95,9 @@ def residue(lab: str) -> dict[str, list[str]]:
     for ns in ns_all:  # every namespace, not only ours: a link may have been moved anywhere
         links += _links_marked(lab, ns)
     state = state_root() / lab
-    files = [str(p) for p in state.rglob("*")] + ([str(state)] if state.exists() else [])
+    # SQLite's companions of the metrics store come and go with each write of the lab's sampler.
+    files = [str(p) for p in state.rglob("*") if not p.name.endswith(SQLITE_TRANSIENT)] + \
+        ([str(state)] if state.exists() else [])
     etc = [str(p) for p in Path("/etc/netns").glob(f"pl-{lab}.*")]
     found = {
         "namespaces": ours,

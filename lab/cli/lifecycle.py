@@ -79,6 +79,8 @@ def down(lab: str, fmt: str) -> None:
         result = api.down(lab, report)
     report = {"lab": lab, "found": result.found, "removed": result.removed,
               "foreign_processes": result.foreign_processes}
+    if not result.found:  # a misspelt name: say which labs are up, in JSON as in text
+        report["labs_up"] = api.list_labs()
     from lab.api import labs_up_text
 
     # Not up is not an error (down is idempotent), but a misspelt name must not look like success.

@@ -1,6 +1,7 @@
 """`lab up` as one use case: validate and plan the topology, preflight, make sure the NLB image
 exists, make the plan real (lab.apply.bringup), then let the control plane announce the lab's
-endpoints (lab.privatelink.lifecycle) once it is up and unlocked, with Ctrl-C only counted."""
+endpoints (lab.privatelink.lifecycle) once it is up and unlocked, with Ctrl-C only counted, and
+start its metrics sampler (lab.usecases.sampler)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     from lab.plan.build import build_plan
     from lab.privatelink.lifecycle import lab_is_up
     from lab.state.store import LabState
+    from lab.usecases.sampler import start as start_sampler
     from lab.topology.load import parse_topology, read_topology_text, resolve_topology_path
 
     t0 = time.perf_counter()
@@ -64,4 +66,6 @@ def _up(topology: str | Path | None, name: str, progress: Progress) -> UpResult:
     # auto-accept example accepts), and an interrupt can no longer undo it.
     bringup.sigint_hook("up")
     lab_is_up(state, progress)
+    if plan.nodes:  # CloudWatch's series exist where an NLB does
+        start_sampler(state)
     return UpResult(name, path, plan, time.perf_counter() - t0, steps, image.source if image else None)

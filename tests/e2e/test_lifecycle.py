@@ -104,6 +104,8 @@ def test_down_of_a_lab_that_never_existed_changes_nothing():
     namespaces_before = audit.namespaces()
     down = audit.run_lab("down", "--name", lab, "--format", "json")
     assert down.returncode == 0, down.stderr
-    assert json.loads(down.stdout)["found"] is False
+    report = json.loads(down.stdout)
+    assert report["found"] is False
+    assert lab not in report["labs_up"] and report["labs_up"] == sorted(report["labs_up"])
     assert audit.namespaces() == namespaces_before
     audit.assert_clean(lab)

@@ -71,3 +71,35 @@ def test_bytes_connections_and_drops_show_under_cloudwatch_names(lab):
     only = lab_json("metrics", "--name", name, "--endpoint", endpoint.id)
     dims = [d for m in only["Metrics"] for d in m["Dimensions"] if d["Name"] == "VPC Endpoint Id"]
     assert dims and all(d["Value"] == endpoint.id for d in dims)
+
+
+def test_the_sampler_keeps_datapoints_every_10_s_without_anyone_asking(lab):
+    """`lab up` started the lab's sampler (journaled, owned): the store gains a sample about every
+    10 s although this test only reads the SQLite file (no `lab metrics`, no `lab ui`)."""
+    import sqlite3
+    import time
+
+    from lab.metrics.store import FILENAME
+    from lab.state.store import LabState
+    from lab.usecases.sampler import INTERVAL_S
+
+    name, _plan = lab
+    state = LabState(name)
+    assert [e for e in state.journal.entries() if e.get("role") == "metrics-sampler"], "no sampler journaled"
+
+    def sample_times() -> list[float]:
+        db = sqlite3.connect(state.dir / FILENAME, timeout=5)
+        try:
+            return [t for (t,) in db.execute("SELECT DISTINCT t FROM samples ORDER BY t")]
+        finally:
+            db.close()
+
+    before = sample_times()
+    deadline = time.monotonic() + 2.5 * INTERVAL_S  # bounded: two intervals and a margin
+    while time.monotonic() < deadline and len(set(sample_times()) - set(before)) < 2:
+        time.sleep(0.5)
+    after = sample_times()
+    recent = [t for t in after if t not in before]
+    assert len(recent) >= 2, f"the sampler wrote {len(recent)} sample(s) in {2.5 * INTERVAL_S:.0f} s"
+    gaps = [b - a for a, b in zip(recent, recent[1:])]
+    assert all(0.5 * INTERVAL_S <= g <= 1.5 * INTERVAL_S for g in gaps), gaps
