@@ -5,7 +5,8 @@ It sits above every other part of the lab and composes them; nothing below impor
 `lab status` must not pay for the bring-up machinery. Bad input raises LabInputError (nothing
 changed); every failure of the system derives from LabSystemError (both lab.topology.errors).
 In order: the lifecycle, verification and capture, the control plane (endpoints, services, events,
-notifications), DNS and security groups, the host and tools; then each feature's block, appended.
+notifications), DNS and security groups, the host and tools; then each feature's use cases,
+re-exported from its own module under lab.usecases (a new feature adds a module and one line here).
 """
 
 from __future__ import annotations
@@ -298,130 +299,28 @@ def topology_schema() -> dict:
     return doc
 
 
-# -- link impairments (`lab link`) -------------------------------------------------------------------------------
-
-def link_set(lab: str, link: str, *, rate: str | None = None, delay: str | None = None, jitter: str | None = None,
-             loss: str | None = None) -> dict:
-    from lab.apply.linkctl import set_link
-
-    return set_link(lab, link, rate=rate, delay=delay, jitter=jitter, loss=loss)
-
-
-def link_clear(lab: str, link: str | None = None) -> list[str]:
-    from lab.apply.linkctl import clear_links
-
-    return clear_links(lab, link)
-
-
-def link_show(lab: str, link: str | None = None) -> list[dict]:
-    from lab.apply.linkctl import show_links
-
-    return show_links(lab, link)
-# --- lab graph and lab usage (issue 16: see the lab, and what it would cost on AWS) ------------
-# Drawing and pricing are pure (lab.graph, lab.usage); lab.usecases gathers from the live lab.
-
-def graph(name: str = "default", topology: str | None = None, flows: bool = False):
-    """The lab as a `lab.graph.Graph`: a topology file's planned state when `topology` is given,
-    else the live lab `name` (endpoint states, target health, missing parts), with the flows of its
-    last `lab verify` overlaid when `flows`."""
-    from lab.usecases.graph import graph as build
-    return build(name, topology, flows)
+# -- each feature's use cases, in a module of its own under lab.usecases ------------------------------
+# Re-exported here, so the front door stays the one list of what the lab can do. Those modules
+# import what a call needs when it runs, as this one does.
+from lab.usecases.links import link_clear, link_set, link_show  # noqa: E402 - `lab link` (issue 15 §6)
+from lab.usecases.graph import graph, render_graph  # noqa: E402 - `lab graph` (issue 16 §1)
+from lab.usecases.usage import usage  # noqa: E402 - `lab usage` (issue 16 §4)
+from lab.usecases.metrics import metrics, metrics_sample  # noqa: E402 - `lab metrics` (issue 16 §3)
+from lab.usecases.ui import connection_events, link_rates, live_view  # noqa: E402 - `lab ui` (issue 16 §2)
+from lab.usecases.azs import az_fail, az_recover  # noqa: E402 - `lab az` (issue 13 §2)
+from lab.usecases.onprem import (  # noqa: E402 - Direct Connect and the internet (issue 12)
+    internet_scan,
+    public_addresses,
+    virtual_interfaces,
+    vlan_missing,
+)
 
 
-def render_graph(graph_, fmt: str) -> bytes:
-    """A Graph as svg | png | dot | mermaid | json bytes (svg and png are laid out by Graphviz's `dot`)."""
-    from lab.usecases.graph import render_graph as render
-    return render(graph_, fmt)
-
-
-def usage(name: str = "default", prices: str | None = None, now: float | None = None) -> dict:
-    """What lab `name` would have cost on AWS so far (endpoint-hours per ENI, GB processed) and a
-    projected month at the observed rate, priced from `prices` (default: lab/usage/prices.yaml)."""
-    from lab.usecases.usage import usage as report
-    return report(name, prices, now)
-
-
-# --- lab metrics (issue 16 section 3: CloudWatch's names, from the same counters) --------------
-
-
-
-def metrics_sample(name: str = "default"):
-    """Read every series now and keep the sample in the lab's metrics.sqlite: (time, {Series: value})."""
-    from lab.usecases.metrics import metrics_sample as sample
-    return sample(name)
-
-
-def metrics(name: str = "default", endpoint: str | None = None, service: str | None = None, since_s: float = 300.0,
-            record_s: float = 0.0, interval_s: float = 10.0, progress=None, sample_now: bool = True) -> dict:
-    """Statistics of every series over the last `since_s` seconds, after taking a sample now (and,
-    with `record_s`, one every `interval_s` seconds for that long, bounded by METRICS_MAX_RECORD_S)."""
-    from lab.usecases.metrics import metrics as run
-    return run(name, endpoint, service, since_s, record_s, interval_s, progress, sample_now)
-
-
-# -- Availability Zones (issue 13 §2): `lab az fail|recover`, lab.apply.azs -------------------------
-def az_fail(lab: str, az: str, targets_only: bool = False, progress=None) -> dict:
-    """Fail an AZ: stop its targets and (unless targets_only) its NLB nodes; DNS fails over."""
-    from lab.apply import azs
-
-    return azs.fail(lab, az, targets_only, _az_runtime(lab, az, "fail"), progress or (lambda _m: None))
-
-
-def az_recover(lab: str, az: str, progress=None) -> dict:
-    """Bring a failed AZ back: its targets and nodes restart, regional names answer its ENIs again."""
-    from lab.apply import azs
-
-    return azs.recover(lab, az, _az_runtime(lab, az, "recover"), progress or (lambda _m: None))
-
-
-def _az_runtime(lab: str, az: str, action: str):
-    """Input errors (no such lab or AZ, an AZ already failed or not failed) come before the engine is asked."""
-    from lab.apply import azs
-
-    azs.check_request(lab, az, action)
-    return runtime()
 # -- labs that are up (issue 10: `lab down --name typo` names them, as `lab verify` does) ----------
 def labs_up_text() -> str:
     """`labs up: a, b` (or `none`), for a message about a lab name that is not up."""
     from lab.state.store import labs_up_text as text
     return text()
-
-
-# -- lab ui (issue 16 §2): one call per tick of the web view, read-only; bodies in lab.usecases.ui ----------------
-def live_view(name: str = "default") -> dict:
-    """The lab now: its graph, endpoints, target health and links' kernel counters (AWS names where AWS has them)."""
-    from lab.usecases.ui import live_view as view
-    return view(name)
-
-
-def link_rates(before: dict, after: dict, seconds: float) -> dict:
-    """Packets and bytes per second per link between two `live_view()["LinkCounters"]`."""
-    from lab.apply.linkstats import rates
-    return rates(before, after, seconds)
-
-
-def connection_events(name: str = "default") -> list[dict]:
-    """The lab's connection events (Connect, Accept, Reject, Delete), oldest first."""
-    from lab.usecases.ui import connection_events as events
-    return events(name)
-
-
-# -- Direct Connect (issue 12 section 2: on-premises over a private VIF with BGP) ---------------------------------
-
-def virtual_interfaces(lab: str) -> list[dict]:
-    """The lab's DX private VIFs as DescribeVirtualInterfaces has them, BGP state and learned routes read live."""
-    from lab.apply.bgp import virtual_interfaces as read
-    from lab.state.store import LabState
-
-    state = LabState(lab)
-    return read(state.dir, state.load_plan())
-
-
-def vlan_missing() -> str | None:
-    """None when the kernel has 802.1Q VLANs (a private VIF's tag), else why not."""
-    from lab.apply.vlan import missing
-
-    return missing()
 
 
 # -- EC2 API (issue 14): `lab api serve` and `lab api credentials`; bodies in lab.usecases.ec2 ----------------
@@ -435,24 +334,3 @@ def __getattr__(name: str):
         return getattr(ec2, name)
     except AttributeError:
         raise AttributeError(f"module 'lab.api' has no attribute {name!r}") from None
-
-
-# -- the internet around the VPCs (issue 12, section 1) --------------------------------------------------------
-
-def internet_scan(lab: str, host: str, addresses: list[str] | None, ports: list[int]) -> list:
-    """A bounded TCP connect() scan from an internet host of the lab (lab.verify.internet.scan);
-    `addresses` None: every public address of the lab but the host's own network's."""
-    from lab.plan.internet import public_addresses
-    from lab.verify.engine import require_root
-    from lab.verify.internet import scan
-
-    plan = load_plan(lab)
-    require_root("lab scan")
-    return scan(plan, host, list(addresses) if addresses else sorted(public_addresses(plan)), ports)
-
-
-def public_addresses(lab: str) -> dict[str, str]:
-    """Every public address of a lab -> what holds it (instance or NLB node, via which IGW)."""
-    from lab.plan.internet import public_addresses as of_plan
-
-    return of_plan(load_plan(lab))

@@ -4,9 +4,7 @@ lab.graph draws; this gathers, because it reads from several services below the 
 
 from __future__ import annotations
 
-from lab.plan.links import links_from_plan
-from lab.state.store import LabState
-from lab.topology.errors import LabInputError
+# Imported when a call runs: lab.api re-exports this module, and `lab status` must not pay for it.
 
 
 def graph(name: str = "default", topology: str | None = None, flows: bool = False):
@@ -14,6 +12,8 @@ def graph(name: str = "default", topology: str | None = None, flows: bool = Fals
     else the live lab `name` (endpoint states, target health, missing parts), with the flows of its
     last `lab verify` overlaid when `flows`."""
     from lab.graph import build_graph
+    from lab.state.store import LabState
+    from lab.topology.errors import LabInputError
 
     if topology is not None:
         if flows:
@@ -44,6 +44,9 @@ def _observed(name: str, flows: bool, status: dict | None = None):
 def _verify_overlay(name: str, obs) -> None:
     """The last `lab verify` report's flows, with verify's link names turned into plan veth keys."""
     from lab.graph import VerifiedFlow
+    from lab.plan.links import links_from_plan
+    from lab.state.store import LabState
+    from lab.topology.errors import LabInputError
     from lab.verify import last
 
     state = LabState(name)
@@ -88,6 +91,8 @@ def _verify_overlay(name: str, obs) -> None:
 def render_graph(graph_, fmt: str) -> bytes:
     """A Graph as svg | png | dot | mermaid | json bytes (svg and png are laid out by Graphviz's `dot`)."""
     from lab.graph import GraphvizMissing, render
+    from lab.topology.errors import LabInputError
+
     try:
         return render(graph_, fmt)
     except GraphvizMissing:

@@ -4,7 +4,8 @@ the links' kernel counters and the connection events."""
 from __future__ import annotations
 
 
-def live_view(name: str) -> dict:
+def live_view(name: str = "default") -> dict:
+    """The lab now: its graph, endpoints, target health and links' kernel counters (AWS names where AWS has them)."""
     from lab.apply.linkstats import link_counters
     from lab.apply.observe import collect
     from lab.graph import build_graph
@@ -27,8 +28,16 @@ def live_view(name: str) -> dict:
             "Links": {ln.key: ln.name for ln in links_from_plan(plan)}}
 
 
-def connection_events(name: str) -> list[dict]:
+def connection_events(name: str = "default") -> list[dict]:
+    """The lab's connection events (Connect, Accept, Reject, Delete), oldest first."""
     from lab.privatelink.records import EventLog
     from lab.state.store import LabState
 
     return EventLog(LabState(name)).read()
+
+
+def link_rates(before: dict, after: dict, seconds: float) -> dict:
+    """Packets and bytes per second per link between two `live_view()["LinkCounters"]`."""
+    from lab.apply.linkstats import rates
+
+    return rates(before, after, seconds)
