@@ -456,3 +456,33 @@ def public_addresses(lab: str) -> dict[str, str]:
     from lab.plan.internet import public_addresses as of_plan
 
     return of_plan(load_plan(lab))
+
+
+# -- targets that come and go (issue 13 §4): `lab target`; bodies in lab.privatelink.targets ---------------------
+def register_targets(lab: str, target_group: str, targets: list[str], port: int | None = None,
+                     account: str | None = None, progress: Progress = _quiet):
+    """RegisterTargets, live (a seamless reload of the NLB's nodes). -> TargetChange"""
+    from lab.privatelink import targets as control
+
+    return control.register(lab, target_group, targets, port, account, progress)
+
+
+def deregister_targets(lab: str, target_group: str, targets: list[str], port: int | None = None,
+                       account: str | None = None, wait: bool = False, progress: Progress = _quiet):
+    """DeregisterTargets: each target drains for the group's deregistration delay (open connections go
+    on, no new one reaches it); with `wait`, return once the delay is over and the target is gone."""
+    from lab.privatelink import targets as control
+
+    change = control.deregister(lab, target_group, targets, port, account, progress)
+    if wait:
+        names = [d["Lab"]["Instance"] for d in change.descriptions]
+        control.wait_drained(lab, target_group, names, progress)
+        change.descriptions = control.describe_health(lab, target_group, names)
+    return change
+
+
+def target_health(lab: str, target_group: str | None = None, targets: list[str] | None = None) -> list[dict]:
+    """DescribeTargetHealth: TargetHealthDescriptions (every group's when `target_group` is None)."""
+    from lab.privatelink import targets as control
+
+    return control.describe_health(lab, target_group, targets or None)

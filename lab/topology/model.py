@@ -95,12 +95,55 @@ class Vpc(Strict):
     region: str | None = None  # one of `regions:`; unset: the top-level region (lab.topology.regions)
 
 
+# AWS's Matcher HttpCode for NLB HTTP health checks: codes 200-599, one ("200"), a list ("200,202")
+# or a range ("200-399").
+HTTP_CODES_RE = re.compile(r"^[2-5][0-9]{2}(-[2-5][0-9]{2})?(,[2-5][0-9]{2}(-[2-5][0-9]{2})?)*$")
+
+
+def _http_codes(value: str) -> str:
+    if not HTTP_CODES_RE.match(value):
+        raise ValueError(f"{value!r} is not an HTTP code matcher; fix: use codes 200-599 as one (200), "
+                         "a list (200,202) or a range (200-399)")
+    for part in value.split(","):
+        low, _, high = part.partition("-")
+        if high and int(high) < int(low):
+            raise ValueError(f"the range {part!r} is reversed; fix: write the lower code first, e.g. {high}-{low}")
+    return value
+
+
+def _health_path(value: str) -> str:
+    if not value.startswith("/") or len(value) > 1024 or any(c.isspace() or ord(c) < 33 for c in value):
+        raise ValueError(f"{value!r} is not a health check path; fix: use an absolute path of up to 1024 "
+                         "characters without spaces, e.g. /health")
+    return value
+
+
 class HealthCheck(Strict):
-    protocol: Literal["TCP"] = "TCP"
+    # TCP: connect, then close. HTTP: GET `path`, healthy when the status is one of `matcher`
+    # (AWS's HealthCheckPath and Matcher.HttpCode; AWS's defaults for an NLB are / and 200-399).
+    protocol: Literal["TCP", "HTTP"] = "TCP"
     # AWS allows 5-300 s (default 30); the lab defaults to 5 s so a workshop sees a target fail quickly.
     interval: Annotated[int, Field(ge=5, le=300)] = 5
     healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 5
     unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 2
+    path: Annotated[str, AfterValidator(_health_path)] | None = None
+    matcher: Annotated[str, AfterValidator(_http_codes)] | None = None
+
+    @model_validator(mode="after")
+    def _http_only(self):
+        if self.protocol != "HTTP":
+            for key in ("path", "matcher"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key} needs protocol HTTP (a TCP check only connects); "
+                                     f"fix: set protocol: HTTP or remove {key}")
+        return self
+
+
+class DrainingTarget(Strict):
+    """A deregistered target while its deregistration delay runs (kept by `lab target deregister`)."""
+
+    target: str
+    until: Annotated[float, Field(ge=0)]  # Unix time at which the delay ends
 
 
 class TargetGroup(Strict):
@@ -109,7 +152,12 @@ class TargetGroup(Strict):
     port: Port
     proxy_protocol_v2: bool = False
     health_check: HealthCheck = HealthCheck()
-    targets: Annotated[list[str], Field(min_length=1)]
+    # Registered targets (`lab target register|deregister` change them live). Empty is allowed, as on AWS.
+    targets: Annotated[list[str], Field(max_length=64)]
+    # AWS's deregistration_delay.timeout_seconds (0-3600, default 300): how long a deregistered target
+    # drains (open connections go on, no new one reaches it) before it is removed.
+    deregistration_delay: Annotated[int, Field(ge=0, le=3600)] = 300
+    draining: Annotated[list[DrainingTarget], Field(max_length=64)] = []
 
 
 class Listener(Strict):
