@@ -201,3 +201,29 @@ def test_deregistering_a_target_that_is_not_registered_is_exit_2_and_changes_not
     finally:
         api.register_targets(name, "web", ["target-b"])
     assert os.path.exists(audit.state_root() / name / "topology.yaml") and before
+
+
+def test_an_accepted_endpoint_is_pending_before_available_in_show_and_events(lab, capsys):
+    """AWS's sequence after acceptance: pendingAcceptance -> pending -> available, each timestamped."""
+    name, _plan, _client = lab
+    api.set_acceptance(name, "provider", "web-service", True)
+    created = api.create_endpoint(name, "consumer", "consumer", "web-service", ["consumer-a"], "second")
+    vpce = created.endpoints[0]["VpcEndpointId"]
+    try:
+        assert created.endpoints[0]["State"] == "pendingAcceptance"
+        accepted = api.accept_connections(name, "provider", [vpce])
+        history = api.describe_endpoint(name, vpce)["Lab"]["History"]
+        assert [h["State"] for h in history] == ["pendingAcceptance", "pending", "available"], history
+        assert history[0]["Time"] <= history[1]["Time"] < history[2]["Time"], history  # pending lasts the data plane
+        [event] = [e for e in accepted.events if e["ConnectionEvent"] == "Accept"]
+        assert [s["State"] for s in event["Lab"]["StateTransitions"]] == ["pending", "available"]
+        assert [s["Time"] for s in event["Lab"]["StateTransitions"]] == [h["Time"] for h in history[1:]]
+        capsys.readouterr()
+        assert lab_main(["endpoint", "show", "--name", name, vpce]) == 0
+        shown = capsys.readouterr().out
+        assert " pending " in shown and history[1]["Time"] in shown, shown
+        assert lab_main(["events", "--name", name]) == 0
+        assert "pending (" in capsys.readouterr().out
+    finally:
+        api.delete_endpoints(name, "consumer", [vpce])
+        api.set_acceptance(name, "provider", "web-service", False)
