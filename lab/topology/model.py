@@ -20,6 +20,7 @@ from lab.topology.events import CONNECTION_EVENTS
 from lab.topology.base import (  # noqa: F401 - re-exported: the file's building blocks
     NAME_RE, ACCOUNT_RE, DNS_NAME_RE, ENDPOINT_STATES, Name, IPv4Net, IPv4Addr, AccountId, IPv4Cidr, DnsName, Port, Strict, _name, _ipv4_network, _ipv4_address, _ipv4_cidr, _dns_name, _account_id,
 )
+from lab.topology.base import health_path as _health_path, http_codes as _http_codes
 
 
 class AvailabilityZone(Strict):
@@ -93,29 +94,6 @@ class Vpc(Strict):
     internet_gateway: bool = False  # an IGW attached to the VPC (lab.plan.internet)
     nat_gateways: Annotated[list[NatGateway], Field(max_length=5)] = []
     region: str | None = None  # one of `regions:`; unset: the top-level region (lab.topology.regions)
-
-
-# AWS's Matcher HttpCode for NLB HTTP health checks: codes 200-599, one ("200"), a list ("200,202")
-# or a range ("200-399").
-HTTP_CODES_RE = re.compile(r"^[2-5][0-9]{2}(-[2-5][0-9]{2})?(,[2-5][0-9]{2}(-[2-5][0-9]{2})?)*$")
-
-
-def _http_codes(value: str) -> str:
-    if not HTTP_CODES_RE.match(value):
-        raise ValueError(f"{value!r} is not an HTTP code matcher; fix: use codes 200-599 as one (200), "
-                         "a list (200,202) or a range (200-399)")
-    for part in value.split(","):
-        low, _, high = part.partition("-")
-        if high and int(high) < int(low):
-            raise ValueError(f"the range {part!r} is reversed; fix: write the lower code first, e.g. {high}-{low}")
-    return value
-
-
-def _health_path(value: str) -> str:
-    if not value.startswith("/") or len(value) > 1024 or any(c.isspace() or ord(c) < 33 for c in value):
-        raise ValueError(f"{value!r} is not a health check path; fix: use an absolute path of up to 1024 "
-                         "characters without spaces, e.g. /health")
-    return value
 
 
 class HealthCheck(Strict):
