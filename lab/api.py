@@ -486,3 +486,11 @@ def target_health(lab: str, target_group: str | None = None, targets: list[str] 
     from lab.privatelink import targets as control
 
     return control.describe_health(lab, target_group, targets or None)
+
+
+def set_deregistration_delay(lab: str, target_group: str, seconds: int, account: str | None = None,
+                             progress: Progress = _quiet) -> dict:
+    """ModifyTargetGroupAttributes deregistration_delay.timeout_seconds (0-3600), live."""
+    from lab.privatelink import targets as control
+
+    return control.set_deregistration_delay(lab, target_group, seconds, account, progress)

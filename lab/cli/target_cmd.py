@@ -1,7 +1,8 @@
-"""`lab target register|deregister|health|list`: an NLB's targets, live, as AWS's ELB API has them.
+"""`lab target register|deregister|health|list|set-delay`: an NLB's targets, live, as AWS's ELB API has them.
 
 RegisterTargets, DeregisterTargets (with the target group's deregistration delay: open connections
-go on, no new connection reaches the target) and DescribeTargetHealth, with AWS's field names in
+go on, no new connection reaches the target), DescribeTargetHealth and ModifyTargetGroupAttributes'
+deregistration_delay.timeout_seconds (`set-delay`), with AWS's field names in
 `--format json` (TargetHealthDescriptions). TARGET: an instance of the NLB's VPC by name, instance
 ID or private IP.
 """
@@ -24,7 +25,7 @@ targets_argument = click.argument("targets", nargs=-1, required=True, metavar="T
 
 @click.group()
 def target() -> None:
-    """An NLB's targets: register, deregister (connection draining), health, list."""
+    """An NLB's targets: register, deregister (connection draining), health, list, set-delay."""
 
 
 def _rows(descriptions: list[dict]) -> list[tuple]:
@@ -103,3 +104,18 @@ def list_(lab: str, fmt: str) -> None:
         stdout.print(f"no target is registered in lab {lab!r}; try `lab target register --target-group TG TARGET`")
         return
     table(f"targets of lab {lab}", COLUMNS, _rows(found))
+
+
+@target.command("set-delay")
+@name_option
+@group_option
+@click.argument("seconds", type=click.IntRange(0, 3600), metavar="SECONDS")
+@account_option
+@format_option
+def set_delay(lab: str, target_group: str, seconds: int, account: str | None, fmt: str) -> None:
+    """Set the group's deregistration delay (ModifyTargetGroupAttributes deregistration_delay.timeout_seconds)."""
+    result = api.set_deregistration_delay(lab, target_group, seconds, account, progress)
+    if fmt == "json":
+        emit_json(result)
+        return
+    stdout.print(f"{target_group}: deregistration_delay.timeout_seconds = {seconds} (for deregistrations from now on)")

@@ -179,6 +179,23 @@ def _change(lab: str, group: str, refs: list[str], port: int | None, account: st
     return change
 
 
+def set_deregistration_delay(lab: str, group: str, seconds: int, account: str | None = None,
+                             progress: Progress = _quiet) -> dict:
+    """ModifyTargetGroupAttributes deregistration_delay.timeout_seconds: for deregistrations from now
+    on (a target already draining keeps the end it was given, as on AWS). -> the group's attributes."""
+    if not 0 <= seconds <= 3600:
+        raise LabInputError("--deregistration-delay", f"{seconds} s is out of range", "use 0-3600 seconds (AWS's range)")
+    with transaction(lab, progress) as txn:
+        raw = copy.deepcopy(txn.raw)
+        nlb, tg = _find_group(raw, txn.view.plan, lab, group)
+        _actor(raw, nlb, txn, account)
+        tg["deregistration_delay"] = seconds
+        topo, plan = txn.validate(raw, "set deregistration delay")  # the delay is not in the data plane:
+        txn.save(raw, topo, plan)  # nothing live changes, so there is nothing to reconcile
+        arn = target_group_arn(lab, txn.view.plan.get("region", ""), _owner_id(raw, nlb), tg["name"])
+    return {"TargetGroupArn": arn, "Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": str(seconds)}]}
+
+
 def finish_draining(lab: str, group: str | None = None, progress: Progress = _quiet) -> list[str]:
     """Remove the draining entries (and server lines) whose delay has passed; the targets removed."""
     with transaction(lab, progress) as txn:

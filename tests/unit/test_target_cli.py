@@ -8,6 +8,7 @@ case that got that far would fail here, as there is no lab to reconcile).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -41,6 +42,10 @@ CASES = [
      "Error: Invalid value for '--format': 'xml' is not one of 'text', 'json'."),
     ("target health --name {lab}",
      "Error: Missing option '--target-group'."),
+    ("target set-delay --name {lab} --target-group web 3601",
+     "Error: Invalid value for 'SECONDS': 3601 is not in the range 0<=x<=3600."),
+    ("target set-delay --name {lab} --target-group nope 5",
+     "error: --target-group: no target group 'nope' in lab '{lab}'; fix: use one of: web"),
     ("target list --name nolab",
      "error: --name: no lab named 'nolab' is up; fix: start one with `lab up --name nolab`; labs up: {lab}"),
 ]
@@ -158,3 +163,15 @@ def test_draining_targets_render_disabled_and_http_checks_render_httpchk():
     assert "http-check send meth GET uri /health ver HTTP/1.1 hdr Host lab-health-check" in lines
     assert "http-check expect rstatus ^(2(00))$" in lines
 
+
+
+def test_set_delay_changes_only_the_stored_attribute(stored_lab):
+    """No data plane change: the plan stays as it was, and the topology has the new delay."""
+    from lab import api
+    from lab.privatelink import edit
+
+    plan_before = stored_lab.plan_file.read_text()
+    got = api.set_deregistration_delay(LAB, "web", 7)
+    assert got["Attributes"] == [{"Key": "deregistration_delay.timeout_seconds", "Value": "7"}]
+    assert edit.load(stored_lab.topology_file.read_text())["nlbs"][0]["target_groups"][0]["deregistration_delay"] == 7
+    assert json.loads(stored_lab.plan_file.read_text()) == json.loads(plan_before)
