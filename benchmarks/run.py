@@ -19,8 +19,9 @@ import common  # noqa: F401  (puts the checkout on sys.path)
 import datapath
 import direct_connect
 import lifecycle
+import multi_tenant
 
-SECTIONS = ("datapath", "updown", "scale", "image", "dx", "internet")
+SECTIONS = ("datapath", "updown", "scale", "image", "dx", "internet", "modes")
 GOALS = {"throughput_ratio_1": 0.8, "added_p50_us": 100, "up_s": 3.0, "down_s": 2.0, "ms_per_vpc": 60, "build_s": 30}
 
 
@@ -82,11 +83,35 @@ def table(results: dict) -> str:
         add("DX link up: routes back", f"{x['link_up_routes_back_s']:.2f} s", "", "no lab down")
         add("BGP cut (link up): on-prem route lost", f"{x['bgp_cut_route_lost_s']:.2f} s", f"~ hold {x['hold_s']} s")
         add("BGP restored: routes back", f"{x['bgp_restored_routes_back_s']:.2f} s", "", "no lab down")
+    if "modes" in results:
+        mt = results["modes"]
+        for mode, r in mt["modes"].items():
+            add(f"multi-tenant mode {mode} ({r['topology']}): lab up", f"{r['up_s']:.2f} s",
+                "", f"{r['up_ratio_vs_ppv2']:.2f}x mode ppv2; median of {len(r['up_runs_s'])}; "
+                f"{r['nlbs']} NLB(s), {r['services']} service(s), {r['enis']} ENIs")
+            add(f"multi-tenant mode {mode}: added request latency p50", f"{r['added_p50_us']} us", "",
+                f"endpoint {r['endpoint_p50_us']} us - direct {r['direct_p50_us']} us, {r['requests']} new "
+                f"connections each; {r['added_ratio_vs_ppv2']:.2f}x mode ppv2")
     width = [max(len(str(r[c])) for r in rows + [("what", "measured", "goal", "note")]) for c in range(4)]
     lines = [" | ".join(h.ljust(w) for h, w in zip(("what", "measured", "goal", "note"), width)),
              "-+-".join("-" * w for w in width)]
     lines += [" | ".join(str(v).ljust(w) for v, w in zip(r, width)) for r in rows]
     return "\n".join(lines)
+
+
+def modes(quick: bool, progress) -> dict:
+    """Each multi-tenant mode's shipped topology (benchmarks/multi_tenant.py), all in this run, with
+    ratios to mode ppv2 (today's multi-tenant.yaml) measured alongside."""
+    ups, requests = (2, 100) if quick else (3, 300)
+    out = {}
+    for mode in multi_tenant.MODES:
+        progress(f"  mode {mode}: {ups} x lab up, {requests} requests")
+        out[mode] = multi_tenant.measure(mode, ups, requests)
+    base = out["ppv2"]
+    for r in out.values():
+        r["up_ratio_vs_ppv2"] = round(r["up_s"] / base["up_s"], 3)
+        r["added_ratio_vs_ppv2"] = round(r["added_p50_us"] / base["added_p50_us"], 3) if base["added_p50_us"] else 0.0
+    return {"ups": ups, "requests": requests, "modes": out}
 
 
 def main() -> int:
@@ -125,6 +150,9 @@ def main() -> int:
     if "dx" in only:
         log("== Direct Connect: lab up, DX link and BGP faults")
         results["dx"] = direct_connect.run(args.quick, log)
+    if "modes" in only:
+        log("== the three multi-tenant modes: lab up and added latency, in one run")
+        results["modes"] = modes(args.quick, log)
     results["seconds"] = round(time.perf_counter() - t0, 1)
     results["goals"] = GOALS
 

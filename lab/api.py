@@ -314,6 +314,12 @@ from lab.usecases.onprem import (  # noqa: E402 - Direct Connect and the interne
     virtual_interfaces,
     vlan_missing,
 )
+from lab.usecases.targets import (  # noqa: E402 - `lab target` (issue 13 §4)
+    deregister_targets,
+    register_targets,
+    set_deregistration_delay,
+    target_health,
+)
 
 
 # -- labs that are up (issue 10: `lab down --name typo` names them, as `lab verify` does) ----------

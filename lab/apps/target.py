@@ -26,6 +26,7 @@ import json
 import re
 import sys
 import time
+from http import HTTPStatus
 from pathlib import Path
 
 from lab.ppv2.codec import SIGNATURE
@@ -38,7 +39,23 @@ REQUEST_LIMIT = 8192
 # The request line, wherever it starts: bytes a client sends before it (a forged PROXY header ends
 # in NOOP padding, not in a newline) are the payload's prefix, skipped and never parsed.
 REQUEST_LINE = re.compile(rb"(?<![A-Z])([A-Z]{3,10} [^ \r\n]+ HTTP/1\.[01])\r\n")
-REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden"}
+HEALTH_CHECK_HOST = "lab-health-check"  # the Host header of the NLB nodes' HTTP checks (templates/haproxy.cfg.j2)
+STATUS_PATH = re.compile(r"^/status/[1-5][0-9]{2}$")
+ECHO_PATH = "/echo"
+ECHO_LIMIT_S = 600.0
+ECHO_MAX_LINES = 100_000
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b"Status"
+
+
+def _path(first_line: str) -> str:
+    parts = first_line.split(" ")
+    return parts[1].split("?", 1)[0] if len(parts) == 3 else ""
 
 
 def log(event: str, **fields) -> None:
@@ -148,13 +165,21 @@ class Target:
                 writer.close()
                 return
             if header.command == Command.LOCAL:
-                log("health-check", peer=peer, port=port)  # AWS health checks send LOCAL: no client behind them
-                writer.close()
+                # AWS health checks send LOCAL (no client behind them); an HTTP check's GET follows it.
+                _, first_line, _ = await read_request(reader)
+                if not first_line:
+                    log("health-check", peer=peer, port=port, kind="tcp")
+                    writer.close()
+                    return
+                await self._health(writer, peer, port, first_line)
                 return
         prefix, first_line, headers = await read_request(reader)
         if header is None and not first_line and not prefix:
             log("health-check", peer=peer, port=port, kind="tcp")  # a TCP check: connect, then close
             writer.close()
+            return
+        if header is None and headers.get("host") == HEALTH_CHECK_HOST:
+            await self._health(writer, peer, port, first_line)  # an HTTP check on a port without PPv2
             return
         believed = trusted_header(header, prefix)
         tenant, status, reason = self.tenancy.identify(believed, port, headers)
@@ -177,7 +202,39 @@ class Target:
             answer["error"] = reason
         self.served += status == 200
         log("request" if status == 200 else "refused", request=first_line, status=status, **answer)
+        if status == 200 and _path(first_line) == ECHO_PATH:
+            await self._echo(reader, writer, answer)
+            return
         await self._reply(writer, first_line, status, answer)
+
+    async def _health(self, writer: asyncio.StreamWriter, peer: str, port: int, first_line: str) -> None:
+        """An HTTP health check: `/status/NNN` answers NNN (so a lab can make a target fail its
+        check on purpose), any other path 200."""
+        path = _path(first_line)
+        status = int(path.rsplit("/", 1)[1]) if STATUS_PATH.match(path) else 200
+        log("health-check", peer=peer, port=port, kind="http", path=path, status=status)
+        await self._reply(writer, first_line, status, {"service": "demo-target", "instance": self.name,
+                                                       "health": status})
+
+    async def _echo(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: dict) -> None:
+        """`GET /echo`: a long-lived connection. After the answer's first line (the JSON object), every
+        line the client sends comes back prefixed with this instance's name, until the client closes,
+        ECHO_LIMIT_S pass or ECHO_MAX_LINES lines were echoed (bounded, like every loop of the lab)."""
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n"
+                     + (json.dumps(answer) + "\n").encode())
+        deadline = time.monotonic() + ECHO_LIMIT_S
+        try:
+            await writer.drain()
+            for _ in range(ECHO_MAX_LINES):
+                line = await asyncio.wait_for(reader.readline(), max(0.0, deadline - time.monotonic()))
+                if not line:
+                    break
+                writer.write(self.name.encode() + b" " + line)
+                await writer.drain()
+        except (asyncio.TimeoutError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
 
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, first_line: str, status: int, answer: dict) -> None:
@@ -185,7 +242,7 @@ class Target:
         if first_line.split(" ")[-1].startswith("HTTP/"):
             extra = b"WWW-Authenticate: Bearer\r\n" if status == 401 else b""
             writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n"
-                         b"Connection: close\r\n\r\n" % (status, REASONS[status].encode(), extra, len(body)))
+                         b"Connection: close\r\n\r\n" % (status, _reason(status), extra, len(body)))
         writer.write(body)
         try:
             await writer.drain()

@@ -16,7 +16,15 @@ from lab.topology.errors import LabInputError
 
 def _line(event: dict) -> str:
     return (f"{event['EventId']} {event['EventTime']} {event['ConnectionEvent']:<7} {event['VpcEndpointId']} "
-            f"({event['Lab']['Endpoint']}) -> {event['VpcEndpointState']} by {event['Actor']}")
+            f"({event['Lab']['Endpoint']}) -> {_state(event)} by {event['Actor']}")
+
+
+def _state(event: dict) -> str:
+    """The endpoint's state after the event; an acceptance shows its steps (pending, then available) and when."""
+    steps = event.get("Lab", {}).get("StateTransitions")
+    if not steps:
+        return event["VpcEndpointState"]
+    return " -> ".join(f"{s['State']} ({s['Time'][11:23]})" for s in steps)
 
 
 @click.command()
@@ -49,7 +57,7 @@ def events(lab: str, follow: bool, timeout: float, count: int | None, deliveries
         return
     table(f"events of lab {lab}", ["EventId", "Time", "Event", "VpcEndpointId", "Endpoint", "State", "Actor", "Delivered"],
           [(e["EventId"], e["EventTime"], e["ConnectionEvent"], e["VpcEndpointId"], e["Lab"]["Endpoint"],
-            e["VpcEndpointState"], e["Actor"],
+            _state(e), e["Actor"],
             _delivered(e["Deliveries"])) for e in found])
 
 

@@ -54,6 +54,7 @@ def _register() -> None:
         schema_cmd,
         service_cmd,
         sg_cmd,
+        target_cmd,
         ui_cmd,
         usage_cmd,
         verify_cmd,
@@ -66,6 +67,7 @@ def _register() -> None:
         dns_cmd.dns, sg_cmd.sg, link_cmd.link,  # each VPC's resolver, security groups on ENIs, impairments
         graph_cmd.graph, ui_cmd.ui, usage_cmd.usage, metrics_cmd.metrics,  # see the lab (live: ui), costs, metrics
         az_cmd.az,  # Availability Zones fail and recover
+        target_cmd.target,  # targets registered, deregistered (draining) and their health
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
         api_cmd.api_group,  # the EC2 Query API for boto3 and the AWS CLI
     )

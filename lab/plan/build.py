@@ -225,11 +225,15 @@ class _Builder:
 
     def backend(self, nlb: LoadBalancer, tg, az: str, source: str) -> Backend:
         # Cross-zone off (AWS's default for NLBs): a node only sends to targets in its own AZ.
-        targets = [t for t in tg.targets if nlb.cross_zone or self.instance_az[t] == az]
-        servers = tuple(Server(t, self.instance_ip[t], tg.port, source, PROVIDER_LEG) for t in targets)
+        draining = [d.target for d in tg.draining]
+        targets = [t for t in [*tg.targets, *draining] if nlb.cross_zone or self.instance_az[t] == az]
+        servers = tuple(Server(t, self.instance_ip[t], tg.port, source, PROVIDER_LEG, t in draining)
+                        for t in targets)
         hc = tg.health_check
+        http = hc.protocol == "HTTP"
         return Backend(f"tg-{tg.name}", tg.proxy_protocol_v2, hc.interval, hc.healthy_threshold,
-                       hc.unhealthy_threshold, servers)
+                       hc.unhealthy_threshold, servers, (hc.path or "/") if http else "",
+                       codes_regex(hc.matcher or "200-399") if http else "")
 
     def add_endpoint(self, ep, nodes: dict[str, list[NlbNode]]) -> None:
         svc = next(s for s in self.topo.endpoint_services if s.name == ep.service)
@@ -301,3 +305,19 @@ def build_plan(topo: Topology, lab: str, previous: dict | None = None) -> Plan:
     if topo.impairments:  # link names exist only once the plan has named every veth
         plan.impairments = resolve_impairments(plan.to_dict(), topo.impairments)
     return plan
+
+
+def codes_regex(matcher: str) -> str:
+    """AWS's Matcher.HttpCode ("200", "200,202", "200-399") as a regex of exactly those codes, for
+    HAProxy's `http-check expect rstatus`."""
+    codes = set()
+    for part in matcher.split(","):
+        low, _, high = part.partition("-")
+        codes.update(range(int(low), int(high or low) + 1))
+    by_hundred: dict[str, list[str]] = {}
+    for code in sorted(codes):
+        by_hundred.setdefault(str(code)[0], []).append(str(code)[1:])
+    alts = []
+    for first, rests in by_hundred.items():
+        alts.append(first + ("[0-9][0-9]" if len(rests) == 100 else "(" + "|".join(rests) + ")"))
+    return "^(" + "|".join(alts) + ")$"

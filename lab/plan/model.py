@@ -95,6 +95,9 @@ class Server:
     port: int
     source: str  # the node's provider-leg IP: targets see it as the peer, as on AWS
     iface: str
+    # Deregistered, its deregistration delay running: HAProxy keeps it in maintenance (`disabled`),
+    # so no new connection reaches it while the ones it has go on.
+    draining: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ class Backend:
     rise: int
     fall: int
     servers: tuple[Server, ...]
+    # HTTP health checks (AWS's HealthCheckPath and Matcher.HttpCode); "" path: TCP checks.
+    check_path: str = ""
+    check_codes_regex: str = ""
 
 
 @dataclass(frozen=True)

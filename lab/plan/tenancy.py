@@ -25,7 +25,7 @@ def plan_tenancy(topo: Topology, plan: Plan) -> None:
         if app.kind != "demo-target":
             apps.append(app)
             continue
-        mine = [tg for tg in groups if app.instance in tg.targets]
+        mine = [tg for tg in groups if app.instance in tg.targets or app.instance in {d.target for d in tg.draining}]
         ports = sorted({app.port} | {tg.port for tg in mine})
         # A port no target group sends to keeps the demo target's old rule: PROXY v2 required.
         ppv2 = [p for p in ports if any(tg.proxy_protocol_v2 for tg in mine if tg.port == p)

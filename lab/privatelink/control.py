@@ -259,14 +259,22 @@ def create_endpoint(lab: str, account: str, vpc: str, service: str, subnets: lis
         first = workflow.initial_state(svc.acceptance_required)
         new_raw = edit.add_endpoint(txn.raw, name=name, vpc=the_vpc.name, service=svc.name, subnets=chosen,
                                     state=first, private_dns=private_dns, security_groups=security_groups)
-        change.failed = txn.apply(new_raw, "create", {name} if workflow.is_live(first) else set())
+        live = workflow.is_live(first)
+        change.failed = txn.apply(new_raw, "create", {name} if live else set())
+        done_at = timestamp()
         ep = txn.endpoint(name)
-        txn.record.created(name, txn.view.endpoint_plan(name)["id"], txn.now, first, actor.arn)
+        # Auto-accepted: pending while the data plane is made, then available (as AWS shows it).
+        txn.record.created(name, txn.view.endpoint_plan(name)["id"], txn.now, "pending" if live else first, actor.arn)
         if change.failed:
-            txn.record.transition(name, "failed", txn.now, actor.arn, change.failed[name])
+            txn.record.transition(name, "failed", done_at, actor.arn, change.failed[name])
+        elif live:
+            txn.record.transition(name, first, done_at, actor.arn)
         events = [txn.event(ep, "Connect", txn.state_of(ep), actor)]
         if workflow.is_live(txn.state_of(ep)):
-            events.append(txn.event(ep, "Accept", "available", actor))  # auto-accepted by the service
+            accept = txn.event(ep, "Accept", "available", actor)  # auto-accepted by the service
+            accept["Lab"]["StateTransitions"] = [{"State": "pending", "Time": txn.now},
+                                                 {"State": "available", "Time": done_at}]
+            events.append(accept)
         change.endpoints = [txn.describe(ep)]
         txn.publish(change, events)
     return _deliver(change, lab, progress, t0)
@@ -317,17 +325,25 @@ def _decide(lab: str, account: str, refs: list[str], action: str, progress: Prog
             planned = txn.view.endpoint_plan(ep.name)
             require_service_owner(txn.view.topo, actor, txn.view.service_of(ep), f"{action} connections")
             targets[ep.name] = workflow.check(action, planned["state"], planned["id"])
+        # AWS's sequence after acceptance: pendingAcceptance -> pending (while the data plane is made)
+        # -> available, each step timestamped when it happens.
+        pending_at = timestamp()
         if action == "accept":
             for ep in eps:
-                txn.record.transition(ep.name, "pending", txn.now, actor.arn)
+                txn.record.transition(ep.name, "pending", pending_at, actor.arn)
         change.failed = txn.apply(edit.set_states(txn.raw, targets), action,
                                   {n for n, s in targets.items() if workflow.is_live(s)})
+        done_at = timestamp() if action == "accept" else txn.now
         events = []
         for ep in eps:
             state = txn.state_of(ep)
-            txn.record.transition(ep.name, state, txn.now, actor.arn, change.failed.get(ep.name))
+            txn.record.transition(ep.name, state, done_at, actor.arn, change.failed.get(ep.name))
             if ep.name not in change.failed:
-                events.append(txn.event(ep, workflow.EVENT_OF[action], state, actor))
+                event = txn.event(ep, workflow.EVENT_OF[action], state, actor)
+                if action == "accept":
+                    event["Lab"]["StateTransitions"] = [{"State": "pending", "Time": pending_at},
+                                                        {"State": state, "Time": done_at}]
+                events.append(event)
             change.endpoints.append(txn.describe(ep))
         txn.publish(change, events)
     return _deliver(change, lab, progress, t0)

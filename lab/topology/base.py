@@ -104,3 +104,26 @@ def unique(items: Iterable[tuple[str, str]], what: str, fix: str = "give each on
         if name in seen:
             raise TopologyError(path, f"{what} {name!r} is already defined at {seen[name]}", fix)
         seen[name] = path
+
+
+# AWS's Matcher HttpCode for NLB HTTP health checks: codes 200-599, one ("200"), a list ("200,202")
+# or a range ("200-399").
+HTTP_CODES_RE = re.compile(r"^[2-5][0-9]{2}(-[2-5][0-9]{2})?(,[2-5][0-9]{2}(-[2-5][0-9]{2})?)*$")
+
+
+def http_codes(value: str) -> str:
+    if not HTTP_CODES_RE.match(value):
+        raise ValueError(f"{value!r} is not an HTTP code matcher; fix: use codes 200-599 as one (200), "
+                         "a list (200,202) or a range (200-399)")
+    for part in value.split(","):
+        low, _, high = part.partition("-")
+        if high and int(high) < int(low):
+            raise ValueError(f"the range {part!r} is reversed; fix: write the lower code first, e.g. {high}-{low}")
+    return value
+
+
+def health_path(value: str) -> str:
+    if not value.startswith("/") or len(value) > 1024 or any(c.isspace() or ord(c) < 33 for c in value):
+        raise ValueError(f"{value!r} is not a health check path; fix: use an absolute path of up to 1024 "
+                         "characters without spaces, e.g. /health")
+    return value

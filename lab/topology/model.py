@@ -20,6 +20,7 @@ from lab.topology.events import CONNECTION_EVENTS
 from lab.topology.base import (  # noqa: F401 - re-exported: the file's building blocks
     NAME_RE, ACCOUNT_RE, DNS_NAME_RE, ENDPOINT_STATES, Name, IPv4Net, IPv4Addr, AccountId, IPv4Cidr, DnsName, Port, Strict, _name, _ipv4_network, _ipv4_address, _ipv4_cidr, _dns_name, _account_id,
 )
+from lab.topology.base import health_path as _health_path, http_codes as _http_codes
 
 
 class AvailabilityZone(Strict):
@@ -96,11 +97,31 @@ class Vpc(Strict):
 
 
 class HealthCheck(Strict):
-    protocol: Literal["TCP"] = "TCP"
+    # TCP: connect, then close. HTTP: GET `path`, healthy when the status is one of `matcher`
+    # (AWS's HealthCheckPath and Matcher.HttpCode; AWS's defaults for an NLB are / and 200-399).
+    protocol: Literal["TCP", "HTTP"] = "TCP"
     # AWS allows 5-300 s (default 30); the lab defaults to 5 s so a workshop sees a target fail quickly.
     interval: Annotated[int, Field(ge=5, le=300)] = 5
     healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 5
     unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 2
+    path: Annotated[str, AfterValidator(_health_path)] | None = None
+    matcher: Annotated[str, AfterValidator(_http_codes)] | None = None
+
+    @model_validator(mode="after")
+    def _http_only(self):
+        if self.protocol != "HTTP":
+            for key in ("path", "matcher"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key} needs protocol HTTP (a TCP check only connects); "
+                                     f"fix: set protocol: HTTP or remove {key}")
+        return self
+
+
+class DrainingTarget(Strict):
+    """A deregistered target while its deregistration delay runs (kept by `lab target deregister`)."""
+
+    target: str
+    until: Annotated[float, Field(ge=0)]  # Unix time at which the delay ends
 
 
 class TargetGroup(Strict):
@@ -109,7 +130,12 @@ class TargetGroup(Strict):
     port: Port
     proxy_protocol_v2: bool = False
     health_check: HealthCheck = HealthCheck()
-    targets: Annotated[list[str], Field(min_length=1)]
+    # Registered targets (`lab target register|deregister` change them live). Empty is allowed, as on AWS.
+    targets: Annotated[list[str], Field(max_length=64)]
+    # AWS's deregistration_delay.timeout_seconds (0-3600, default 300): how long a deregistered target
+    # drains (open connections go on, no new one reaches it) before it is removed.
+    deregistration_delay: Annotated[int, Field(ge=0, le=3600)] = 300
+    draining: Annotated[list[DrainingTarget], Field(max_length=64)] = []
 
 
 class Listener(Strict):

@@ -130,6 +130,7 @@ def _check_nlbs(topo: Topology) -> None:
                     raise TopologyError(f"{path}.target_groups[{k}].targets[{m}]",
                                         f"no instance {target!r} in VPC {vpc.name!r}",
                                         f"use one of: {', '.join(sorted(instances)) or '(none: add instances)'}")
+            _check_draining(tg, instances, f"{path}.target_groups[{k}]")
         ports: dict[int, int] = {}
         for k, listener in enumerate(nlb.listeners):
             lpath = f"{path}.listeners[{k}]"
@@ -389,3 +390,18 @@ def _check_sns_topics(topo: Topology) -> None:
                                 f"use one of the accounts: keys ({', '.join(topo.accounts)})")
         for k, sub in enumerate(topic.subscribers):
             _check_subscriber(topo, sub, f"sns_topics[{i}].subscribers[{k}]")
+
+
+def _check_draining(tg, instances: set[str], path: str) -> None:
+    """A target is registered once, and a draining one (deregistered, its delay running) is not registered."""
+    _unique(((f"{path}.targets[{m}]", t) for m, t in enumerate(tg.targets)), "target",
+            "list each target once")
+    for m, d in enumerate(tg.draining):
+        if d.target not in instances:
+            raise TopologyError(f"{path}.draining[{m}].target", f"no instance {d.target!r} in the NLB's VPC",
+                                f"use one of: {', '.join(sorted(instances)) or '(none: add instances)'}")
+        if d.target in tg.targets:
+            raise TopologyError(f"{path}.draining[{m}].target", f"{d.target!r} is registered and draining at once",
+                                "remove it from targets or from draining")
+    _unique(((f"{path}.draining[{m}].target", d.target) for m, d in enumerate(tg.draining)), "draining target",
+            "list each draining target once")

@@ -159,3 +159,22 @@ def test_without_a_table_the_answer_is_as_before():
 
 def test_load_config_defaults_to_one_ppv2_port():
     assert app.load_config(None, 8080) == {"ports": [8080], "ppv2_ports": [8080], "tenancy": "", "tenants": []}
+
+
+HEALTH = b"GET /health HTTP/1.1\r\nHost: lab-health-check\r\n\r\n"
+
+
+def test_an_http_check_after_a_local_header_is_answered_by_its_path():
+    """AWS's HTTP checks with PPv2: a LOCAL header, then the GET. /status/NNN answers NNN."""
+    target = ppv2_target()
+    local = encode(aws_health_check_header())
+    assert _serve(target, [local + HEALTH])[0] == 200
+    assert _serve(target, [local, HEALTH.replace(b"/health", b"/status/500")])[0] == 500
+    assert _serve(target, [HEALTH]) == (None, None)  # no header on a PPv2 port: refused, as before
+    assert target.served == 0  # checks are not requests
+
+
+def test_an_http_check_on_a_port_without_ppv2_is_not_a_tenant_request():
+    plain = app.Target("t", "us-east-1a", 8081, set(), app.Tenancy("token", [["tok", "tenant-a"]]))
+    assert _serve(plain, [HEALTH.replace(b"/health", b"/status/503")], 8081)[0] == 503
+    assert _serve(plain, [GET], 8081)[0] == 401  # a request without its token still is refused
