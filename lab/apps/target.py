@@ -149,8 +149,17 @@ class Target:
         self.served = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int | None = None) -> None:
+        """One connection. A peer that resets it (a rejected endpoint's cut, a client giving up) is
+        logged as an event, so the log stays one JSON object per line."""
         port = self.port if port is None else port
         peer = "%s:%d" % writer.get_extra_info("peername")[:2]
+        try:
+            await self._handle(reader, writer, port, peer)
+        except ConnectionError as err:
+            log("connection-lost", peer=peer, port=port, reason=type(err).__name__)
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, peer: str) -> None:
         header = None
         if port in self.ppv2_ports:
             try:
@@ -259,6 +268,9 @@ def load_config(path: str | None, port: int) -> dict:
 
 async def serve(name: str, az: str, port: int, config: dict) -> None:
     target = Target(name, az, port, set(config["ppv2_ports"]), Tenancy(config["tenancy"], config["tenants"]))
+    # Anything else asyncio would print as free text goes to the log as an event too.
+    asyncio.get_running_loop().set_exception_handler(
+        lambda _loop, ctx: log("error", reason=ctx.get("message", ""), exception=repr(ctx.get("exception"))))
     servers = []
     for p in config["ports"]:
         servers.append(await asyncio.start_server(lambda r, w, p=p: target.handle(r, w, p), "0.0.0.0", p,

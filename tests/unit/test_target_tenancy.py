@@ -178,3 +178,23 @@ def test_an_http_check_on_a_port_without_ppv2_is_not_a_tenant_request():
     plain = app.Target("t", "us-east-1a", 8081, set(), app.Tenancy("token", [["tok", "tenant-a"]]))
     assert _serve(plain, [HEALTH.replace(b"/health", b"/status/503")], 8081)[0] == 503
     assert _serve(plain, [GET], 8081)[0] == 401  # a request without its token still is refused
+
+
+class ResetWriter(Writer):
+    async def drain(self):
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+
+def test_a_peer_that_resets_is_logged_as_one_json_event(capsys):
+    """A rejected endpoint cuts its connections; the target's log must stay one JSON object per line
+    (tests read it as NDJSON), not asyncio's free-text traceback."""
+    async def run():
+        reader = asyncio.StreamReader()
+        reader.feed_data(_nlb(VPCE_A) + GET)
+        reader.feed_eof()
+        await ppv2_target().handle(reader, ResetWriter(), 8080)
+
+    asyncio.run(run())
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["event"] for e in events] == ["request", "connection-lost"]
+    assert events[-1]["reason"] == "ConnectionResetError"
