@@ -46,7 +46,9 @@ def create_bridge(ctx: ApplyContext, bridge: Bridge) -> None:
     ipr.link("add", ifname=bridge.ifname, kind="bridge", address=bridge.mac)
     idx = index(ipr, bridge.ifname)
     add_addresses(ipr, idx, bridge.addresses)
-    ipr.link("set", index=idx, state="up")
+    # Set after creation, not in the create request: only a change through ndo_change_mtu marks the
+    # MTU as the user's, which keeps a bridge from lowering itself to its smallest port (an 8500 ENI leg).
+    ipr.link("set", index=idx, state="up", **({"mtu": bridge.mtu} if bridge.mtu else {}))
 
 
 def create_veth(ctx: ApplyContext, pair: VethPair) -> None:
@@ -61,17 +63,17 @@ def create_veth(ctx: ApplyContext, pair: VethPair) -> None:
         os.close(fd_b)
     try:
         for tmp, end in zip(pair.tmp, (pair.a, pair.b)):
-            _configure_end(ctx, tmp, end, pair.alias)
+            _configure_end(ctx, tmp, end, pair.alias, pair.mtu)
     except BaseException:
         _delete_pair(ctx, pair)
         raise
 
 
-def _configure_end(ctx: ApplyContext, tmp: str, end: Iface, alias: str) -> None:
+def _configure_end(ctx: ApplyContext, tmp: str, end: Iface, alias: str, mtu: int | None) -> None:
     ipr = ctx.netlink(end.place)
     idx = index(ipr, tmp)
     # The alias marks the link as ours (containerlab's ownership marker) for anyone inspecting it.
-    settings: dict = {"ifname": end.ifname, "ifalias": alias}
+    settings: dict = {"ifname": end.ifname, "ifalias": alias, **({"mtu": mtu} if mtu else {})}
     if end.master:
         settings["master"] = index(ipr, end.master)
     ipr.link("set", index=idx, **settings)

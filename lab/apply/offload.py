@@ -7,8 +7,8 @@ bigger packets. Measured here (2 cores, iperf3, 1 stream through the endpoint): 
 11.6 Gbit/s, 128 KiB 14.5, 192 KiB 15.1, 512 KiB 15.9 (within the noise of 192 KiB).
 
 192 KiB keeps every frame under Wireshark's 256 KiB frame limit and under our capture buffer.
-The MTU stays 1500: MSS, window and what a real VPC would carry are unchanged; only the kernel's
-internal batching grows. Captures show the batches as they always showed 64 KiB ones, with one
+The MTU is set by the plan (lab.plan.mtu: AWS's 9001 and 8500) and is not this module's business;
+only the kernel's internal batching grows here. Captures show the batches as they always showed 64 KiB ones, with one
 difference: an IPv4 batch over 64 KiB carries total length 0 (the BIG TCP convention, which our
 parser and Wireshark's `ip.tso_support` read as "the rest of the frame").
 

@@ -162,7 +162,7 @@ def _iface(d: dict) -> Iface:
 
 
 def _veth_from_dict(d: dict) -> VethPair:
-    return VethPair(d["key"], d["role"], _iface(d["a"]), _iface(d["b"]), tuple(d["tmp"]), d["alias"])
+    return VethPair(d["key"], d["role"], _iface(d["a"]), _iface(d["b"]), tuple(d["tmp"]), d["alias"], d.get("mtu"))
 
 
 def _rule_from_dict(d: dict) -> Rule:

@@ -38,6 +38,7 @@ from lab.plan.model import (
     VethPair,
 )
 from lab.plan.onprem import plan_onprem
+from lab.plan.mtu import VPC_MTU, mtu_of_role
 from lab.plan.names import LAB_NAME_RE, check_lab_name  # noqa: F401 - re-exported
 from lab.plan.model import INSTANCE_SYSCTLS, NO_IPV6, ROUTER_SYSCTLS  # noqa: F401 - re-exported
 from lab.plan.regions import node_for, plan_regions, service_region
@@ -137,7 +138,7 @@ class _Builder:
             pool = SubnetPool(sub.cidr, f"vpcs[{vpc.name}].subnets[{j}]")
             self.pools[(vpc.name, sub.name)] = pool
             self.plan.bridges.append(Bridge(rplace, self.bridge_name(sub.name), (pool.cidr(pool.gateway),), sub.name,
-                                            names.gateway_mac(self.lab, vpc.name, sub.name)))
+                                            names.gateway_mac(self.lab, vpc.name, sub.name), VPC_MTU))
             self.inv["subnets"].append({"SubnetId": self.id("subnet", "subnet", vpc.name, sub.name), "Name": sub.name,
                                         "VpcId": self.id("vpc", "vpc", vpc.name), "CidrBlock": sub.cidr,
                                         "AvailabilityZone": sub.az, "Bridge": self.bridge_name(sub.name)})
@@ -153,7 +154,8 @@ class _Builder:
             self.plan.namespaces.append(Netns(ns, "instance", vpc.name, inst.name, INSTANCE_SYSCTLS))
             key = f"instance:{inst.name}"
             self.add_veth(key, "instance", Iface(Place("netns", ns), "eth0", (pool.cidr(ip),)),
-                          Iface(rplace, names.short_ifname("i-", inst.name), master=self.bridge_name(inst.subnet)))
+                          Iface(rplace, names.short_ifname("i-", inst.name), master=self.bridge_name(inst.subnet)),
+                          inst.mtu)
             self.plan.routes.append(Route(Place("netns", ns), "0.0.0.0/0", "eth0", gateway=pool.gateway))
             if inst.app:
                 self.plan.apps.append(App(inst.name, ns, inst.app, inst.port, az, vpc.name))
@@ -162,9 +164,10 @@ class _Builder:
                                           "AvailabilityZone": az, "PrivateIpAddress": ip, "Netns": ns,
                                           "App": inst.app})
 
-    def add_veth(self, key: str, role: str, a: Iface, b: Iface) -> None:
+    def add_veth(self, key: str, role: str, a: Iface, b: Iface, mtu: int | None = None) -> None:
         tmp = (names.temp_ifname(self.lab, key, "a"), names.temp_ifname(self.lab, key, "b"))
-        self.plan.veths.append(VethPair(key, role, a, b, tmp, names.ownership_alias(self.lab, key)))
+        self.plan.veths.append(VethPair(key, role, a, b, tmp, names.ownership_alias(self.lab, key),
+                                        mtu or mtu_of_role(role)))
 
     def add_leg(self, node: str, key: str, role: str, ifname: str, ip: str, pool: SubnetPool,
                 router_place: Place, router_ifname: str, subnet: str) -> None:

@@ -31,6 +31,7 @@ from lab.plan.addressing import SubnetPool
 from lab.plan.dns import DnsRecord
 from lab.plan.ids import aws_id
 from lab.plan.model import Bridge, Frontend, Iface, Netns, Place, Plan, Route, VethPair
+from lab.plan.mtu import mtu_of_role
 
 IGW_TABLE = 200  # in a VPC router: the public subnets' route table (0.0.0.0/0 -> IGW)
 PUBLIC_RULE_PRIORITY = 40000  # after main (32766): a destination main knows never goes to the IGW
@@ -137,7 +138,7 @@ def host_netns(lab: str, host: str) -> str:
 
 def _veth(plan: Plan, key: str, role: str, a: Iface, b: Iface) -> None:
     tmp = (names.temp_ifname(plan.lab, key, "a"), names.temp_ifname(plan.lab, key, "b"))
-    plan.veths.append(VethPair(key, role, a, b, tmp, names.ownership_alias(plan.lab, key)))
+    plan.veths.append(VethPair(key, role, a, b, tmp, names.ownership_alias(plan.lab, key), mtu_of_role(role)))
 
 
 def _link_pair(base: ipaddress.IPv4Address, index: int) -> tuple[str, str]:

@@ -48,6 +48,7 @@ class VethPair:
     b: Iface
     tmp: tuple[str, str]  # root-namespace names before the ends are moved
     alias: str  # ownership marker written to both ends
+    mtu: int | None = None  # both ends (lab.plan.mtu); None: the kernel's 1500
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Bridge:
     # Fixed, because a bridge without one takes the lowest MAC among its ports: adding or removing
     # an ENI leg would change the gateway's MAC under the instances' ARP caches (~30 s outage).
     mac: str
+    mtu: int | None = None  # set explicitly, so an 8500 ENI port does not lower it (lab.plan.mtu)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class Instance(Strict):
     port: Port = 8080
     # Translated 1:1 at the VPC's internet gateway; the instance itself holds only its private address.
     public_ip: IPv4Addr | None = None
+    # Jumbo frames (9001) unless the instance lowers its own (lab.plan.mtu); it can never raise it.
+    mtu: Annotated[int, Field(ge=1280, le=9001)] | None = None
 
 
 class SecurityGroupRule(Strict):
