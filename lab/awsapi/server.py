@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from lab import api
-from lab.awsapi import discovery, endpoints, notifications, services, sigv4, wire
+from lab.awsapi import discovery, endpoints, notifications, provision, services, sigv4, wire
 from lab.awsapi.context import Call
 from lab.awsapi.errors import Ec2Error
 
@@ -33,6 +33,8 @@ ACTIONS = {
     "AcceptVpcEndpointConnections": endpoints.accept_vpc_endpoint_connections,
     "RejectVpcEndpointConnections": endpoints.reject_vpc_endpoint_connections,
     "DescribeVpcEndpointConnections": endpoints.describe_vpc_endpoint_connections,
+    "CreateVpcEndpointServiceConfiguration": provision.create_vpc_endpoint_service_configuration,
+    "DeleteVpcEndpointServiceConfigurations": provision.delete_vpc_endpoint_service_configurations,
     "DescribeVpcEndpointServiceConfigurations": services.describe_vpc_endpoint_service_configurations,
     "DescribeVpcEndpointServices": services.describe_vpc_endpoint_services,
     "DescribeVpcEndpointServicePermissions": services.describe_vpc_endpoint_service_permissions,
