@@ -17,12 +17,24 @@ def _store(lab: str):
     return MetricStore(state.dir / FILENAME)
 
 
+def _fresh(lab: str, store) -> None:
+    """A sample now if the newest is older than FRESH_S (an endpoint made a moment ago is listed)."""
+    import time
+
+    from lab.usecases.metrics import metrics_sample
+
+    last = store.last_time()
+    if last is None or time.time() - last > FRESH_S:
+        metrics_sample(lab)
+
+
 def cloudwatch_list_metrics(lab: str, params: dict, visible) -> dict:
-    """ListMetrics over the series the caller may see (`visible(Series) -> bool`)."""
+    """ListMetrics over the series the caller may see (`visible(Series) -> bool`), sampled fresh."""
     from lab.metrics.query import list_metrics
 
     store = _store(lab)
     try:
+        _fresh(lab, store)
         known = [s for s in store.known_series() if visible(s)]
     finally:
         store.close()
@@ -32,16 +44,11 @@ def cloudwatch_list_metrics(lab: str, params: dict, visible) -> dict:
 def cloudwatch_get_metric_data(lab: str, params: dict, visible) -> dict:
     """GetMetricData; a sample is taken first if the newest is more than FRESH_S old, so traffic sent a
     moment ago is counted (CloudWatch itself lags by a minute)."""
-    import time
-
     from lab.metrics.query import metric_data
-    from lab.usecases.metrics import metrics_sample
 
     store = _store(lab)
     try:
-        last = store.last_time()
-        if last is None or time.time() - last > FRESH_S:
-            metrics_sample(lab)
+        _fresh(lab, store)
         points = store.points(float(params["StartTime"]))
     finally:
         store.close()
