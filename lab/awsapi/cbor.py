@@ -13,12 +13,17 @@ import math
 import struct
 from dataclasses import dataclass
 
+from lab.awsapi.errors import Ec2Error
+
 MAX_DEPTH = 32
 MAX_ITEMS = 100_000
 
 
-class CborError(ValueError):
-    """The bytes are not the CBOR this codec reads."""
+class CborError(Ec2Error, ValueError):
+    """The bytes are not the CBOR this codec reads (the server answers it as a SerializationException)."""
+
+    def __init__(self, message: str):
+        super().__init__("SerializationException", message)
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,8 @@ MAX_BODY = 1 << 20
 _STATUS = {"InvalidClientTokenId": 403, "SignatureDoesNotMatch": 403, "AccessDenied": 403, "InternalFailure": 500}
 
 
-class CloudWatchError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+class CloudWatchError(Ec2Error):
+    """An error the server answers in CloudWatch's shape (never reaches `lab`)."""
 
 
 def is_cloudwatch(path: str, headers) -> bool:
@@ -108,7 +106,7 @@ def _params(body: bytes, as_cbor: bool) -> dict:
         data = cbor.decode(body) if as_cbor else json.loads(body)
     except (cbor.CborError, ValueError, RecursionError) as err:
         raise CloudWatchError("SerializationException", f"The request body is not valid "
-                              f"{'CBOR' if as_cbor else 'JSON'}: {str(err)[:100]}") from None
+                              f"{'CBOR' if as_cbor else 'JSON'}: {getattr(err, 'message', str(err))[:100]}") from None
     if not isinstance(data, dict):
         raise CloudWatchError("SerializationException", "The request body must be a map")
     return data
@@ -152,7 +150,7 @@ def _answer(app, request, as_cbor: bool) -> dict:
         _check_queries(params.get("MetricDataQueries"))
         return api.cloudwatch_get_metric_data(app.lab, params, visible)
     except api.CloudWatchQueryError as err:
-        raise CloudWatchError(err.code, str(err)) from None
+        raise CloudWatchError(err.code, err.problem) from None
 
 
 def _check_namespace(params: dict) -> None:

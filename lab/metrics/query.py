@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from lab.metrics.cloudwatch import COUNTERS, Series
+from lab.topology.errors import LabInputError
 from lab.metrics.store import increases
 
 STATS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
@@ -22,11 +23,11 @@ MAX_QUERIES = 500
 _ID_RE = re.compile(r"^[a-z][a-zA-Z0-9_]{0,254}$")
 
 
-class QueryError(ValueError):
-    """Bad input to a CloudWatch call: `code` is CloudWatch's error code."""
+class QueryError(LabInputError):
+    """Bad input to a CloudWatch call: `code` is CloudWatch's error code, `problem` its message."""
 
     def __init__(self, code: str, message: str):
-        super().__init__(message)
+        super().__init__(code, message)
         self.code = code
 
 

@@ -179,3 +179,24 @@ def test_service_configuration_refusals(cw):
     codes = {u["ResourceId"]: u["Error"]["Code"] for u in out["Unsuccessful"]}
     assert codes == {svc["ServiceId"]: "ExistingVpcEndpointConnections",
                      "vpce-svc-0000": "InvalidVpcEndpointService.NotFound"}
+
+
+def test_the_aws_cli_reads_the_same_metrics(cw, served):
+    """README's example: `aws cloudwatch list-metrics` (AWS CLI v1 from PyPI, the test extras)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    aws = Path(sys.executable).with_name("aws")
+    if not aws.exists():
+        pytest.skip("the AWS CLI is not installed in this venv (test extras)")
+    _, name, _, url = served
+    k = next(k for k in api.ec2_credentials(name) if k.account == "consumer" and not k.user)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": k.access_key_id, "AWS_SECRET_ACCESS_KEY": k.secret_access_key,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    done = subprocess.run([str(aws), "--endpoint-url", url, "--output", "json", "cloudwatch", "list-metrics",
+                           "--namespace", ENDPOINTS_NS], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert {m["MetricName"] for m in json.loads(done.stdout)["Metrics"]} == {"BytesProcessed", "ActiveConnections"}
