@@ -199,3 +199,21 @@ def test_cloudwatch_counts_known_traffic_and_resets(plan, server):
                 "VPC Endpoint Id": vpce}
     assert metric(cw("provider"), "AWS/PrivateLinkServices", "RstPacketsSent", svc_dims, start - 3600) >= 3
     assert metric(cw("consumer"), "AWS/PrivateLinkServices", "RstPacketsSent", svc_dims, start - 3600) == 0
+
+
+def test_the_cli_withdraws_and_offers_the_service_as_the_api_does(plan, server):
+    ec2 = clients(server["url"])
+    consumer, provider = ec2("consumer"), ec2("provider")
+    (ep,) = consumer.describe_vpc_endpoints()["VpcEndpoints"]
+    assert consumer.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])["Unsuccessful"] == []
+    gone = lab("service", "delete", "web-again", "-a", "provider", "--format", "json")
+    assert gone["Unsuccessful"] == [] and len(gone["Deleted"]) == 1
+    assert provider.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"] == []
+    made = lab("service", "create", "-a", "provider", "--nlb", "web-nlb", "--service-name", "web-cli",
+               "--no-acceptance-required", "--principal", "consumer", "--format", "json")["ServiceConfiguration"]
+    (seen,) = provider.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"]
+    assert seen["ServiceId"] == made["ServiceId"] and seen["AcceptanceRequired"] is False
+    vpc = consumer.describe_vpcs()["Vpcs"][0]["VpcId"]
+    new = consumer.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc, ServiceName=made["ServiceName"])
+    regional = new["VpcEndpoint"]["DnsEntries"][0]["DnsName"]
+    assert wait_for(lambda: curl(plan, f"http://{regional}/").returncode == 0), "no answer through web-cli"
