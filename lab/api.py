@@ -304,10 +304,11 @@ def topology_schema() -> dict:
 # import what a call needs when it runs, as this one does.
 from lab.usecases.links import link_clear, link_set, link_show  # noqa: E402 - `lab link` (issue 15 §6)
 from lab.usecases.graph import graph, render_graph  # noqa: E402 - `lab graph` (issue 16 §1)
-from lab.usecases.usage import usage  # noqa: E402 - `lab usage` (issue 16 §4)
+from lab.usecases.usage import usage, usage_projection  # noqa: E402 - `lab usage` (issue 16 §4)
 from lab.usecases.metrics import metrics, metrics_sample  # noqa: E402 - `lab metrics` (issue 16 §3)
 from lab.usecases.ui import connection_events, link_rates, live_view  # noqa: E402 - `lab ui` (issue 16 §2)
 from lab.usecases.azs import az_fail, az_recover  # noqa: E402 - `lab az` (issue 13 §2)
+from lab.usecases.services import check_service_arguments, create_service, delete_services  # noqa: E402 - issue 14
 from lab.usecases.onprem import (  # noqa: E402 - Direct Connect and the internet (issue 12)
     internet_scan,
     public_addresses,

@@ -24,7 +24,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from lab.apply import apps, dns, firewall, impair, internet, links, netns, nodes, processes
+from lab.apply import apps, dns, firewall, impair, internet, links, netns, nodes, processes, rstcount
 from lab.apply.context import ApplyContext, Progress
 from lab.interrupts import sigint_guard
 from lab.apply.teardown import teardown
@@ -117,11 +117,16 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
         return timings
 
 
+def _guard_and_count(ctx: ApplyContext) -> None:
+    firewall.sync(ctx)
+    rstcount.sync(ctx)  # the ENI legs' reset counters (CloudWatch's Rst metrics)
+
+
 def _actions(image: str) -> dict[str, Callable[[ApplyContext], None]]:
     return {
         "namespaces": _namespaces, "bridges": _bridges, "instances": _instances, "targets": _targets,
         "nodes": lambda c: nodes.start(c, image), "legs": _legs, "config": nodes.configure,
-        "dns": dns.sync, "firewall": firewall.sync, "impair": _impair, "dx": _dx, "internet": internet.sync,
+        "dns": dns.sync, "firewall": _guard_and_count, "impair": _impair, "dx": _dx, "internet": internet.sync,
     }
 
 

@@ -18,6 +18,7 @@ class Call:
     policies: list[dict] | None  # None: no identity policies declared, the account root's rights
     action: str
     dry_run: bool = False
+    iam_service: str = "ec2"  # the IAM action's prefix: ec2, or cloudwatch for the CloudWatch calls
     authorized: bool = field(default=False, init=False)
 
     @property
@@ -36,13 +37,14 @@ class Call:
         DryRunOperation if they do and the request is a dry run (so nothing is changed)."""
         ctx = {"aws:PrincipalAccount": self.account_id, "ec2:Region": self.region,
                "aws:RequestedRegion": self.region, **(context or {})}
-        decision = decide(self.policies, Request(f"ec2:{self.action}", tuple(resources) or ("*",), ctx))
+        decision = decide(self.policies, Request(f"{self.iam_service}:{self.action}", tuple(resources) or ("*",), ctx))
         if decision != "Allow":
             why = "with an explicit deny in an identity-based policy" if decision == "ExplicitDeny" else \
                 "because no identity-based policy allows the action"
             raise Ec2Error("UnauthorizedOperation",
                            f"You are not authorized to perform this operation. User: {self.caller.arn} is not "
-                           f"authorized to perform: ec2:{self.action} on resource: {resources[0] if resources else '*'} "
+                           f"authorized to perform: {self.iam_service}:{self.action} on resource: "
+                           f"{resources[0] if resources else '*'} "
                            f"{why}")
         if self.dry_run:
             raise Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.")

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from lab import api
-from lab.awsapi import discovery, endpoints, notifications, services, sigv4, wire
+from lab.awsapi import cloudwatch, discovery, endpoints, notifications, provision, services, sigv4, wire
 from lab.awsapi.context import Call
 from lab.awsapi.errors import Ec2Error
 
@@ -33,6 +33,8 @@ ACTIONS = {
     "AcceptVpcEndpointConnections": endpoints.accept_vpc_endpoint_connections,
     "RejectVpcEndpointConnections": endpoints.reject_vpc_endpoint_connections,
     "DescribeVpcEndpointConnections": endpoints.describe_vpc_endpoint_connections,
+    "CreateVpcEndpointServiceConfiguration": provision.create_vpc_endpoint_service_configuration,
+    "DeleteVpcEndpointServiceConfigurations": provision.delete_vpc_endpoint_service_configurations,
     "DescribeVpcEndpointServiceConfigurations": services.describe_vpc_endpoint_service_configurations,
     "DescribeVpcEndpointServices": services.describe_vpc_endpoint_services,
     "DescribeVpcEndpointServicePermissions": services.describe_vpc_endpoint_service_permissions,
@@ -76,11 +78,18 @@ class Ec2Api:
             self._cached = cached
         return cached[1], cached[2]
 
+    @staticmethod
+    def policies(view, caller) -> list[dict] | None:
+        return _policies(view, caller)
+
     def __call__(self, environ, start_response):
         return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
+        if cloudwatch.is_cloudwatch(request.path, request.headers):  # CloudWatch's own protocol (issue 16)
+            status, headers, body = cloudwatch.handle(self, request, request_id)
+            return Response(body, status=status, headers=headers)
         try:
             op, body = self._answer(request, request_id)
             return Response(body, status=200, content_type="text/xml;charset=UTF-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lab import api
 from lab.awsapi.describe import by_ids, filtered, page
 from lab.awsapi.errors import Ec2Error
+from lab.awsapi.provision import with_tags
 from lab.awsapi.util import control_plane, visible_services
 
 SERVICE_FILTERS = {
@@ -31,7 +32,8 @@ def _owned_service(call, service_id: str):
 
 def describe_vpc_endpoint_service_configurations(call, p: dict) -> dict:
     call.authorize()
-    items = [api.ec2_describe_service(call.view, s) for s in _owned(call)]
+    store = api.ec2_store(call.lab)
+    items = [with_tags(api.ec2_describe_service(call.view, s), store) for s in _owned(call)]
     items = by_ids(items, p.get("ServiceIds"), "ServiceId", "InvalidVpcEndpointServiceId.NotFound",
                    "Vpc Endpoint Service Id", "vpce-svc-")
     items, nxt = page(filtered(items, p.get("Filters"), SERVICE_FILTERS), p, "ServiceIds")

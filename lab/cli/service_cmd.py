@@ -1,4 +1,4 @@
-"""`lab service list|show|allow|revoke`: endpoint services, as their provider sees them.
+"""`lab service list|show|create|delete|allow|revoke`: endpoint services, as their provider sees them.
 
 JSON as AWS's DescribeVpcEndpointServiceConfigurations, DescribeVpcEndpointServicePermissions and
 DescribeVpcEndpointConnections; allow/revoke are ModifyVpcEndpointServicePermissions.
@@ -14,7 +14,7 @@ from lab.cli.output import as_json, emit_json, format_option, name_option, progr
 
 @click.group()
 def service() -> None:
-    """Endpoint services: list, show (configuration, principals, connections), allow, revoke."""
+    """Endpoint services: list, show (configuration, principals, connections), create, delete, allow, revoke."""
 
 
 @service.command("list")
@@ -109,3 +109,46 @@ def modify(lab: str, service_ref: str, account: str, required: bool, fmt: str) -
     if as_json(fmt, {"ReturnValue": True, "AcceptanceRequired": required, "Seconds": round(change.seconds, 3)}):
         return
     stdout.print(f"{service_ref}: acceptance {'required' if required else 'not required'} for new endpoints")
+
+
+@service.command()
+@name_option
+@click.option("--account", "-a", required=True, metavar="ACCOUNT", help="Act as this account (the NLB's owner).")
+@click.option("--nlb", required=True, metavar="NLB", help="The load balancer to offer: its name or its ARN.")
+@click.option("--service-name", "service_name", default=None, metavar="NAME",
+              help="The lab's name for the service (default: NLB-svc); its AWS ID is derived from it.")
+@click.option("--acceptance-required/--no-acceptance-required", "required", default=True, show_default=True,
+              help="Whether new endpoints wait for the provider (pendingAcceptance) or are available at once.")
+@click.option("--principal", "-p", "principals", multiple=True, metavar="PRINCIPAL",
+              help="Allow this principal to connect (an IAM ARN, account name or ID, or '*'). Repeatable.")
+@click.option("--supported-ip-address-type", "ip_types", multiple=True, metavar="TYPE",
+              help="AWS's SupportedIpAddressTypes; the lab offers ipv4 only.")
+@format_option
+def create(lab: str, account: str, nlb: str, service_name: str | None, required: bool, principals: tuple[str, ...],
+           ip_types: tuple[str, ...], fmt: str) -> None:
+    """Offer an NLB as an endpoint service, live (CreateVpcEndpointServiceConfiguration)."""
+    api.check_service_arguments(service_name, list(ip_types))
+    change = api.create_service(lab, account, nlb, service_name, required, list(principals), list(ip_types), progress)
+    (config,) = change.services
+    if as_json(fmt, {"ServiceConfiguration": config, "Seconds": round(change.seconds, 3)}):
+        return
+    stdout.print(f"created service {config['Lab']['Name']} ({config['ServiceId']}) on {config['Lab']['Nlb']}: "
+                 f"{config['ServiceName']}, acceptance {'required' if required else 'not required'}")
+
+
+@service.command()
+@name_option
+@click.argument("service_refs", metavar="SERVICE...", nargs=-1, required=True)
+@click.option("--account", "-a", required=True, metavar="ACCOUNT", help="Act as this account (the service owner).")
+@format_option
+def delete(lab: str, service_refs: tuple[str, ...], account: str, fmt: str) -> None:
+    """Stop offering services (DeleteVpcEndpointServiceConfigurations); one with endpoints is refused."""
+    change = api.delete_services(lab, account, list(service_refs), progress)
+    unsuccessful = [{"ResourceId": name, "Error": {"Code": "ExistingVpcEndpointConnections", "Message": why}}
+                    for name, why in change.refused.items()]
+    if as_json(fmt, {"Unsuccessful": unsuccessful, "Deleted": [c["ServiceId"] for c in change.services]}):
+        return
+    for config in change.services:
+        stdout.print(f"deleted service {config['Lab']['Name']} ({config['ServiceId']})")
+    for item in unsuccessful:
+        stdout.print(f"not deleted: {item['ResourceId']}: {item['Error']['Message']}")

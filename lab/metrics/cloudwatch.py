@@ -11,8 +11,8 @@ module names them as AWS PrivateLink publishes its metrics:
 
 Counters (NewConnections, BytesProcessed, PacketsDropped) are sampled as running totals and turned
 into per-period sums by `lab.metrics.store`; gauges (ActiveConnections, EndpointsCount) are kept as
-they are. RST counts are not measured (HAProxy keeps no count of RST packets, and the lab has no
-nftables rule counting them): those two metrics are listed with no datapoints, never made up.
+they are. RstPacketsReceived (per endpoint) and RstPacketsSent (per service) are the nftables
+counters of TCP resets leaving the NLB node by each ENI's leg (lab.apply.rstcount).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from lab.plan.ids import digest
 
 ENDPOINTS_NS = "AWS/PrivateLinkEndpoints"
 SERVICES_NS = "AWS/PrivateLinkServices"
-COUNTERS = {"NewConnections", "BytesProcessed", "PacketsDropped"}
+COUNTERS = {"NewConnections", "BytesProcessed", "PacketsDropped", "RstPacketsReceived", "RstPacketsSent"}
 GAUGES = {"ActiveConnections", "EndpointsCount"}
-NOT_MEASURED = {ENDPOINTS_NS: ("RstPacketsReceived",), SERVICES_NS: ("RstPacketsSent",)}
+NOT_MEASURED: dict[str, tuple[str, ...]] = {}  # every metric AWS publishes here is measured
 UNITS = {"ActiveConnections": "Count", "NewConnections": "Count", "BytesProcessed": "Bytes", "PacketsDropped": "Count",
          "EndpointsCount": "Count", "RstPacketsReceived": "Count", "RstPacketsSent": "Count"}
 
@@ -54,10 +54,11 @@ def nlb_arn(plan: dict, service: dict) -> str:
             f"{digest('nlb', plan['lab'], service['Nlb'])[:16]}")
 
 
-def sample(plan: dict, stats: list[dict], drops: list[dict]) -> dict[Series, float]:
+def sample(plan: dict, stats: list[dict], drops: list[dict],
+           resets: dict[str, int] | None = None) -> dict[Series, float]:
     """Every series' value now. `stats`: HAProxy CSV rows, each with the lab-only key "Node" (the
     container it was read on); `drops`: `lab sg show`'s rows (VpcEndpointId, NetworkInterfaceId,
-    Dropped.packets)."""
+    Dropped.packets); `resets`: {ENI ID: TCP resets sent through its leg} (None: not readable now)."""
     services = {s["Name"]: s for s in plan["inventory"].get("services", [])}
     vpc_ids = {v["Name"]: v["VpcId"] for v in plan["inventory"].get("vpcs", [])}
     endpoints = {ep["id"]: ep for ep in plan.get("endpoints", [])}
@@ -97,6 +98,18 @@ def sample(plan: dict, stats: list[dict], drops: list[dict]) -> dict[Series, flo
             dropped = drop_of.get(eni["id"], 0)
             add(series(ENDPOINTS_NS, "PacketsDropped", **common), dropped)
             add(series(ENDPOINTS_NS, "PacketsDropped", **common, subnet_id=eni["subnet_id"]), dropped)
+    for ep in plan.get("endpoints", []) if resets is not None else []:
+        svc = services.get(ep["service"], {})
+        common = {"endpoint_type": "Interface", "service_name": svc.get("ServiceName", ep["service"]), "vpce": ep["id"],
+                  "vpc_id": vpc_ids.get(ep["vpc"], ep["vpc"])}
+        for eni in ep["enis"] if ep["state"] == "available" else []:
+            count = resets.get(eni["id"], 0)
+            add(series(ENDPOINTS_NS, "RstPacketsReceived", **common), count)
+            add(series(ENDPOINTS_NS, "RstPacketsReceived", **common, subnet_id=eni["subnet_id"]), count)
+            if svc:
+                by = {"service_id": svc["ServiceId"], "lb_arn": nlb_arn(plan, svc)}
+                add(series(SERVICES_NS, "RstPacketsSent", **by, az=eni["az"]), count)
+                add(series(SERVICES_NS, "RstPacketsSent", **by, vpce=ep["id"]), count)
     for svc in services.values():
         live = sum(1 for ep in plan.get("endpoints", []) if ep["service"] == svc["Name"] and ep["state"] == "available")
         out[series(SERVICES_NS, "EndpointsCount", service_id=svc["ServiceId"], lb_arn=nlb_arn(plan, svc))] = live

@@ -44,6 +44,15 @@ class MetricStore:
         return out
 
 
+    def known_series(self) -> list[Series]:
+        """Every series with at least one sample (what ListMetrics lists)."""
+        return [_series(key) for (key,) in self.db.execute("SELECT DISTINCT series FROM samples")]
+
+    def last_time(self) -> float | None:
+        (t,) = self.db.execute("SELECT MAX(t) FROM samples").fetchone()
+        return t
+
+
 def _key(s: Series) -> str:
     return json.dumps([s.namespace, s.metric, [list(d) for d in s.dimensions]])
 

@@ -121,3 +121,8 @@ subscriptions_create = _subscriptions.create
 subscriptions_delete = _subscriptions.delete
 subscriptions_describe = _subscriptions.describe
 
+
+
+from lab.usecases.cloudwatch import cloudwatch_get_metric_data, cloudwatch_list_metrics  # noqa: E402,F401 - issue 16
+from lab.metrics.query import NAMESPACES as CLOUDWATCH_NAMESPACES  # noqa: E402,F401
+from lab.metrics.query import QueryError as CloudWatchQueryError  # noqa: E402,F401

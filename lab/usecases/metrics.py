@@ -15,6 +15,7 @@ def metrics_sample(name: str = "default"):
     from lab.apply.firewall import FirewallError
     from lab.apply.firewall import read as guard_counters
     from lab.apply.observe import haproxy_rows
+    from lab.apply.rstcount import read_lab as read_resets
     from lab.metrics.cloudwatch import sample
     from lab.metrics.store import FILENAME, MetricStore
     from lab.state.store import LabState
@@ -25,8 +26,12 @@ def metrics_sample(name: str = "default"):
         drops = guard_counters(name) if plan.get("eni_guards") else []
     except FirewallError:
         drops = []
+    try:
+        resets = read_resets(name) if plan.get("eni_guards") else {}
+    except FirewallError:
+        resets = None  # a node reloading: this sample has no reset counts, the next one will
     now = time.time()
-    values = sample(plan, haproxy_rows(name), drops)
+    values = sample(plan, haproxy_rows(name), drops, resets)
     store = MetricStore(state.dir / FILENAME)
     try:
         store.add(now, values)

@@ -53,7 +53,22 @@ def test_sample_names_every_series_as_cloudwatch_does():
     assert names <= {"Endpoint Type", "Service Name", "VPC Endpoint Id", "VPC Id", "Subnet Id", "Service Id",
                      "Load Balancer Arn", "Az"}
     assert nlb_arn(plan, svc).startswith(f"arn:aws:elasticloadbalancing:us-east-1:{svc['Owner']}:loadbalancer/net/web-nlb/")
-    assert {m["MetricName"] for m in not_measured()} == {"RstPacketsReceived", "RstPacketsSent"}
+    assert not_measured() == []  # every metric AWS publishes in these namespaces is measured
+
+
+def test_resets_through_an_eni_leg_are_the_endpoints_received_and_the_services_sent():
+    plan = _plan()
+    ep = plan["endpoints"][0]
+    eni_a, eni_b = ep["enis"][0], ep["enis"][1]
+    values = sample(plan, _rows(plan, stot=0, bytes_=0, scur=0), [], {eni_a["id"]: 3, eni_b["id"]: 1})
+    assert values[series(ENDPOINTS_NS, "RstPacketsReceived", **_dims(plan, eni_a))] == 3
+    assert values[series(ENDPOINTS_NS, "RstPacketsReceived", **_dims(plan))] == 4
+    svc = next(s for s in plan["inventory"]["services"] if s["Name"] == ep["service"])
+    by = {"service_id": svc["ServiceId"], "lb_arn": nlb_arn(plan, svc)}
+    assert values[series(SERVICES_NS, "RstPacketsSent", **by, vpce=ep["id"])] == 4
+    assert values[series(SERVICES_NS, "RstPacketsSent", **by, az=eni_a["az"])] == 3
+    unread = sample(plan, _rows(plan, stot=0, bytes_=0, scur=0), [], None)  # nft not readable: no datapoint
+    assert not any(s.metric.startswith("Rst") for s in unread)
 
 
 def test_a_counter_that_went_down_was_reset_and_counts_again():
