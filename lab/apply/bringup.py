@@ -24,7 +24,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from lab.apply import apps, dns, firewall, impair, internet, links, netns, nodes, processes, rstcount
+from lab.apply import apps, dns, firewall, idle, impair, internet, links, netns, nodes, processes, rstcount
 from lab.apply.context import ApplyContext, Progress
 from lab.interrupts import sigint_guard
 from lab.apply.teardown import teardown
@@ -120,6 +120,7 @@ def bring_up(plan: Plan, state: LabState, runtime, image: str, progress: Progres
 def _guard_and_count(ctx: ApplyContext) -> None:
     firewall.sync(ctx)
     rstcount.sync(ctx)  # the ENI legs' reset counters (CloudWatch's Rst metrics)
+    idle.sync(ctx)  # the listeners' idle timeouts, before any listener answers
 
 
 def _actions(image: str) -> dict[str, Callable[[ApplyContext], None]]:

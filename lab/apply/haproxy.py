@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lab.apply import templates
+from lab.apply.idle import HAPROXY_GRACE_S
 from lab.plan.model import NlbNode
 
 CONFIG_NAME = "haproxy.cfg"
@@ -16,4 +17,4 @@ def render(node: NlbNode, *, boot: bool = False, threads: int = 1) -> str:
     if boot:
         node = NlbNode(node.container, node.nlb, node.az, node.provider_ip, node.sysctls, (), ())
     return templates.render("haproxy.cfg.j2", node=node, threads=threads, admin_port=ADMIN_PORT,
-                            check_prefix=CHECK_PREFIX)
+                            check_prefix=CHECK_PREFIX, idle_grace_s=HAPROXY_GRACE_S)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.apply import dns, firewall, links, netns, nodes, rstcount
+from lab.apply import dns, firewall, idle, links, netns, nodes, rstcount
 from lab.apply.context import ApplyContext
 from lab.plan.model import Iface, NlbNode, Place, Plan, Rule, VethPair
 from lab.topology.errors import LabInputError, LabSystemError
@@ -92,6 +92,7 @@ def reconcile(ctx: ApplyContext, old: dict) -> ReconcileReport:
     t0 = time.perf_counter()
     firewall.sync(ctx)
     rstcount.sync(ctx)  # the ENI legs' reset counters (CloudWatch's Rst metrics) follow the same legs
+    idle.sync(ctx)  # new targets' flows get their listener's idle timeout
     report.seconds["guard"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -234,9 +234,10 @@ class _Builder:
                         for t in targets)
         hc = tg.health_check
         http = hc.protocol == "HTTP"
+        idle = max((ln.idle_timeout for ln in nlb.listeners if ln.target_group == tg.name), default=350)
         return Backend(f"tg-{tg.name}", tg.proxy_protocol_v2, hc.interval, hc.healthy_threshold,
                        hc.unhealthy_threshold, servers, (hc.path or "/") if http else "",
-                       codes_regex(hc.matcher or "200-399") if http else "")
+                       codes_regex(hc.matcher or "200-399") if http else "", idle)
 
     def add_endpoint(self, ep, nodes: dict[str, list[NlbNode]]) -> None:
         svc = next(s for s in self.topo.endpoint_services if s.name == ep.service)
@@ -271,7 +272,8 @@ class _Builder:
             self.add_leg(node.container, f"eni:{ep.name}:{az}", "endpoint-eni", ifname, ip, pool, rplace, ifname, subnet)
             for listener in nlb.listeners:
                 self.frontends[node.container].append(
-                    Frontend(f"{vpce_id}-{listener.port}", ip, listener.port, ifname, vpce_id, f"tg-{listener.target_group}"))
+                    Frontend(f"{vpce_id}-{listener.port}", ip, listener.port, ifname, vpce_id, f"tg-{listener.target_group}",
+                             listener.idle_timeout))
         self.plan.endpoints.append(EndpointPlan(vpce_id, ep.name, vpc.name, vpc.account, svc.name, svc_id, state,
                                                 tuple(enis), tuple(dns)))
 

@@ -297,7 +297,8 @@ def _public_frontends(topo, plan: Plan, node_public: dict[str, str]) -> None:
         nlb = facing.get(node.nlb)
         if nlb is None:
             continue
-        public = tuple(Frontend(f"public-{ln.port}", node.provider_ip, ln.port, "prov", "", f"tg-{ln.target_group}")
+        public = tuple(Frontend(f"public-{ln.port}", node.provider_ip, ln.port, "prov", "", f"tg-{ln.target_group}",
+                                ln.idle_timeout)
                        for ln in nlb.listeners)
         plan.nodes[i] = replace(node, frontends=node.frontends + public)
     for item in plan.inventory.get("nlb_nodes", []):

@@ -113,6 +113,8 @@ class Backend:
     # HTTP health checks (AWS's HealthCheckPath and Matcher.HttpCode); "" path: TCP checks.
     check_path: str = ""
     check_codes_regex: str = ""
+    # The longest idle timeout of the listeners forwarding here (lab.apply.idle): HAProxy's timeout server.
+    idle_timeout_s: int = 350
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class Frontend:
     iface: str
     vpce_id: str
     backend: str
+    idle_timeout_s: int = 350  # the listener's tcp.idle_timeout.seconds
 
 
 @dataclass(frozen=True)

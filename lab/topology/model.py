@@ -144,6 +144,9 @@ class Listener(Strict):
     protocol: Literal["TCP"] = "TCP"
     port: Port
     target_group: str
+    # AWS's listener attribute tcp.idle_timeout.seconds (60-6000, default 350): a flow that carries no
+    # data either way for this long is forgotten; the next packet of either side meets a reset.
+    idle_timeout: Annotated[int, Field(ge=60, le=6000)] = 350
 
 
 class LoadBalancer(Strict):
