@@ -82,13 +82,14 @@ def _wait_listening(proc: subprocess.Popen, port: int, timeout: float = 10) -> N
 
 
 @contextmanager
-def veth_pair_baseline(big_tcp: bool = False) -> Iterator[tuple[str, str, str]]:
+def veth_pair_baseline(big_tcp: bool = False, mtu: int | None = None) -> Iterator[tuple[str, str, str]]:
     """Two namespaces of ours joined by one veth pair (10.99.0.1 <-> 10.99.0.2): the direct path.
 
     Yields (client netns, server netns, server address). Made with pyroute2 through the lab's own
     namespace helpers; both namespaces are removed afterwards (which deletes the pair). With
     `big_tcp`, both ends get the GSO/GRO limits the lab gives its own links (lab.apply.offload);
-    raises RuntimeError when this kernel cannot.
+    raises RuntimeError when this kernel cannot. `mtu` sets both ends' MTU (the like-for-like baseline:
+    the endpoint path runs at 8500, lab.plan.mtu).
     """
     from pyroute2 import IPRoute
 
@@ -115,6 +116,8 @@ def veth_pair_baseline(big_tcp: bool = False) -> Iterator[tuple[str, str, str]]:
                 ipr.link("set", index=lo, state="up")
                 idx = ipr.link_lookup(ifname=ifname)[0]
                 ipr.addr("add", index=idx, address=ip, prefixlen=24)
+                if mtu is not None:
+                    ipr.link("set", index=idx, mtu=mtu)
                 refusal = offload.enlarge(ipr, idx, confirm=True) if big_tcp else None
                 if refusal is not None:
                     raise RuntimeError(refusal)

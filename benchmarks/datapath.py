@@ -2,9 +2,10 @@
 each against a direct veth between two namespaces measured in the same run (interleaved, so
 machine drift hits both sides alike).
 
-Two direct baselines: a veth as `ip link add` makes it (64 KiB GSO batches: the figure the goal
-is stated against), and a veth tuned like the lab's own links (BIG TCP, lab.apply.offload), so
-the cost of the endpoint path itself is visible too. Both ratios are reported."""
+Three direct baselines: a veth as `ip link add` makes it (MTU 1500, 64 KiB GSO batches: the figure
+the goal is stated against), a veth tuned like the lab's own links (BIG TCP, lab.apply.offload), and
+the same at the endpoint path's MTU of 8500 (like for like: same MTU, same offloads), so the cost of
+the endpoint path itself is visible too. All three ratios are reported."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from contextlib import ExitStack
 from common import HERE, background, in_netns, median, percentile, unique, veth_pair_baseline
 
 from lab import api
+from lab.plan.mtu import ENDPOINT_MTU
 
 TOPOLOGY = HERE / "datapath.yaml"
 PORT_RAW, PORT_PP, PORT_ECHO, PORT_IPERF = 5201, 5202, 7000, 5201
@@ -80,6 +82,10 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
             big_client, big_server, big_ip = stack.enter_context(veth_pair_baseline(big_tcp=True))
             stack.enter_context(background(big_server, ["iperf3", "-s", "-p", str(PORT_IPERF)], PORT_IPERF))
             paths["direct_big_tcp"] = (big_client, big_ip, PORT_IPERF)
+            # Like for like: the same offloads and the MTU the endpoint path runs at (lab.plan.mtu).
+            lfl_client, lfl_server, lfl_ip = stack.enter_context(veth_pair_baseline(big_tcp=True, mtu=ENDPOINT_MTU))
+            stack.enter_context(background(lfl_server, ["iperf3", "-s", "-p", str(PORT_IPERF)], PORT_IPERF))
+            paths["direct_like_for_like"] = (lfl_client, lfl_ip, PORT_IPERF)
         except RuntimeError as err:
             results["big_tcp_unavailable"] = str(err)
             progress(f"  no BIG TCP baseline: {err}")
@@ -101,6 +107,9 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
                 "ratio": {name: gbps[name] / gbps["direct"] for name in ("endpoint", "endpoint_ppv2")},
                 "ratio_vs_big_tcp": {name: gbps[name] / gbps["direct_big_tcp"] for name in ("endpoint", "endpoint_ppv2")}
                 if "direct_big_tcp" in gbps else None,
+                "ratio_like_for_like": {name: gbps[name] / gbps["direct_like_for_like"]
+                                        for name in ("endpoint", "endpoint_ppv2")}
+                if "direct_like_for_like" in gbps else None,
             }
 
         latency: dict = {}

@@ -41,11 +41,16 @@ def table(results: dict) -> str:
             t = d[f"throughput_{streams}"]
             g = t["gbps"]
             big = t.get("ratio_vs_big_tcp")
+            lfl = t.get("ratio_like_for_like")
             add(f"iperf3 {streams} stream(s): direct veth", f"{g['direct']:.1f} Gbit/s", "", "as `ip link add` makes it")
             add(f"iperf3 {streams} stream(s): direct veth, BIG TCP", f"{g['direct_big_tcp']:.1f} Gbit/s" if big else
                 "n/a", "", "tuned like the lab's links" if big else d.get("big_tcp_unavailable", ""))
+            if lfl:
+                add(f"iperf3 {streams} stream(s): direct veth, BIG TCP, MTU 8500", f"{g['direct_like_for_like']:.1f} Gbit/s",
+                    "", "like for like: the endpoint path's MTU and offloads")
             for name, label, note in (("endpoint", "PPv2 off", ""), ("endpoint_ppv2", "PPv2 on", "target = strip_relay.py -> iperf3")):
                 versus = f", {big[name]:.2f}x vs BIG TCP veth" if big else ""
+                versus += f", {lfl[name]:.2f}x like for like" if lfl else ""
                 add(f"iperf3 {streams} stream(s): endpoint, {label}",
                     f"{g[name]:.1f} Gbit/s ({t['ratio'][name]:.2f}x{versus})",
                     ">= 0.8x" if streams == 1 and name == "endpoint" else "", note)
