@@ -1,7 +1,7 @@
-"""`lab endpoint create|accept|reject|delete|list|show`: interface endpoints, as a consumer or provider.
+"""`lab endpoint create|modify|accept|reject|delete|list|show`: interface endpoints, as a consumer or provider.
 
 Mirrors AWS's verbs (CreateVpcEndpoint, AcceptVpcEndpointConnections, RejectVpcEndpointConnections,
-DeleteVpcEndpoints, DescribeVpcEndpoints) and their JSON field names. Every change acts as an
+DeleteVpcEndpoints, DescribeVpcEndpoints, ModifyVpcEndpoint) and their JSON field names. Every change acts as an
 account (`--account`), is applied to the live lab, and is published to the service's subscribers.
 """
 
@@ -11,6 +11,7 @@ import click
 
 from lab import api
 from lab.cli.events_cmd import subscriber_label
+from lab.topology.errors import LabInputError
 from lab.cli.output import as_json, emit_json, format_option, name_option, progress, stdout, table
 
 account_option = click.option("--account", "-a", required=True, metavar="ACCOUNT",
@@ -21,7 +22,7 @@ view_account_option = click.option("--account", "-a", default=None, metavar="ACC
 
 @click.group()
 def endpoint() -> None:
-    """Interface endpoints: create (consumer), accept/reject (provider), delete (consumer), list, show."""
+    """Interface endpoints: create and modify (consumer), accept/reject (provider), delete (consumer), list, show."""
 
 
 def _rows(endpoints: list[dict]) -> list[tuple]:
@@ -81,6 +82,25 @@ def _decision(verb: str, help_text: str):
 accept = _decision("accept", "Accept pending connections to your service (provider): their ENIs go live.")
 reject = _decision("reject", "Reject connections to your service (provider), pending or available: traffic stops at once.")
 delete = _decision("delete", "Delete your endpoints (consumer): deleting -> deleted, traffic stops at once.")
+
+
+@endpoint.command()
+@name_option
+@account_option
+@click.argument("endpoint_ref", metavar="ENDPOINT")
+@click.option("--private-dns/--no-private-dns", default=None,
+              help="Turn the service's private DNS name on or off for this endpoint (PrivateDnsEnabled).")
+@click.option("--add-subnet", "add_subnets", multiple=True, help="A subnet (name) to add an ENI in, one per AZ.")
+@click.option("--remove-subnet", "remove_subnets", multiple=True, help="A subnet (name) whose ENI goes.")
+@format_option
+def modify(lab: str, account: str, endpoint_ref: str, private_dns: bool | None, add_subnets: tuple[str, ...],
+           remove_subnets: tuple[str, ...], fmt: str) -> None:
+    """Modify your endpoint (consumer), as ModifyVpcEndpoint: private DNS, subnets. Applied live."""
+    if private_dns is None and not add_subnets and not remove_subnets:
+        raise LabInputError("ENDPOINT", "nothing to change", "give --private-dns/--no-private-dns, --add-subnet or --remove-subnet")
+    change = api.modify_endpoint(lab, account, endpoint_ref, add_subnets=list(add_subnets),
+                                 remove_subnets=list(remove_subnets), private_dns=private_dns, progress=progress)
+    _show_change(change, fmt)
 
 
 @endpoint.command("list")
