@@ -299,6 +299,16 @@ def topology_schema() -> dict:
     return doc
 
 
+def topology_text(ref: str) -> str:
+    """The text of a topology file or of a built-in topology (`basic`, `leaky`), checked to parse."""
+    from lab.topology.load import parse_topology, read_topology_text, resolve_topology_path
+
+    path = resolve_topology_path(ref)
+    text = read_topology_text(path)
+    parse_topology(text, source=str(path))
+    return text
+
+
 # -- each feature's use cases, in a module of its own under lab.usecases ------------------------------
 # Re-exported here, so the front door stays the one list of what the lab can do. Those modules
 # import what a call needs when it runs, as this one does.
@@ -307,7 +317,9 @@ from lab.usecases.graph import graph, render_graph  # noqa: E402 - `lab graph` (
 from lab.usecases.usage import usage, usage_projection  # noqa: E402 - `lab usage` (issue 16 §4)
 from lab.usecases.metrics import metrics, metrics_sample  # noqa: E402 - `lab metrics` (issue 16 §3)
 from lab.usecases.ui import connection_events, link_rates, live_view  # noqa: E402 - `lab ui` (issue 16 §2)
-from lab.usecases.azs import az_fail, az_recover  # noqa: E402 - `lab az` (issue 13 §2)
+from lab.usecases.azs import az_fail, az_recover, failed_azs  # noqa: E402 - `lab az` (issue 13 §2)
+from lab.usecases.probe import request as probe_request  # noqa: E402 - one request as an instance makes it
+from lab.usecases.probe import resolve as probe_resolve  # noqa: E402
 from lab.usecases.services import check_service_arguments, create_service, delete_services  # noqa: E402 - issue 14
 from lab.usecases.onprem import (  # noqa: E402 - Direct Connect and the internet (issue 12)
     internet_scan,

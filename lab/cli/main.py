@@ -58,6 +58,7 @@ def _register() -> None:
         ui_cmd,
         usage_cmd,
         verify_cmd,
+        workshop_cmd,
     )
 
     commands = (
@@ -70,6 +71,7 @@ def _register() -> None:
         target_cmd.target,  # targets registered, deregistered (draining) and their health
         doctor_cmd.doctor, image_cmd.image, schema_cmd.schema, ppv2_cmd.ppv2,  # tools
         api_cmd.api_group,  # the EC2 Query API for boto3 and the AWS CLI
+        workshop_cmd.workshop,  # the self-grading workshop
     )
     for command in commands:
         cli.add_command(command)

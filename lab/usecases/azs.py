@@ -25,3 +25,13 @@ def _runtime(lab: str, az: str, action: str):
 
     azs.check_request(lab, az, action)
     return get_runtime()
+
+
+def failed_azs(lab: str) -> dict[str, dict]:
+    """The lab's failed AZs now: {az: {"targets_only": bool}} (empty when every AZ is up)."""
+    from lab.apply import azs
+    from lab.state.store import LabState
+
+    state = LabState(lab)
+    state.load_plan()  # a lab that is not up is an input error, as for every other question
+    return azs.failed_azs(state)

@@ -53,7 +53,7 @@ LAYERS: tuple[Layer, ...] = (
     # door and read verification's captures. They stay in lab/verify (the pytest11 entry point names
     # the plugin's module there) but sit above lab.api, like any other client that is not the CLI.
     layer("test harness", "verify.session", "verify.pytest_plugin"),
-    layer("clients", "cli", "awsapi", "ui", may_import=("api", *PURE, "topology.errors")),
+    layer("clients", "cli", "awsapi", "ui", "workshop", may_import=("api", *PURE, "topology.errors")),
 )
 
 # (importer, imported) top-level names of one layer that may depend on each other, one way.
@@ -63,6 +63,7 @@ ALLOWED_PEERS: frozenset[tuple[str, str]] = frozenset({
     ("api", "usecases"),  # the front door's bigger calls (up, graph, usage, metrics) are bodies in lab.usecases
     ("cli", "ui"),  # `lab ui` starts the web view's server (which itself calls only lab.api)
     ("cli", "awsapi"),  # `lab api serve` starts the EC2 API server (which itself calls only lab.api)
+    ("cli", "workshop"),  # `lab workshop` grades exercises (which itself calls only lab.api)
 })
 
 # Edges left out of the cycle check: a lazy import inside a function, there for import cost.
