@@ -15,14 +15,12 @@ side's flow (docs/idle-timeout.md).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 from lab.apply import templates
 from lab.apply.context import ApplyContext
-from lab.apply.firewall import FirewallError, nft, parse_counters
+from lab.apply.firewall import FirewallError, nft
 from lab.plan.model import NlbNode
 
 TABLE = "plidle"
@@ -67,18 +65,3 @@ def sync(ctx: ApplyContext) -> None:
             TEMPLATE, lab=plan.lab, node=node.container, table=TABLE, fresh=not _exists(ns_path),
             timeouts=timeouts, listeners=listeners, targets=targets))
 
-
-def read(plan: dict, ns_path_of: Callable[[str], str | Path | None]) -> dict[str, dict[str, int]]:
-    """{node container: {"resets": late packets reset, "drops": HAProxy's late packets dropped}}."""
-    out: dict[str, dict[str, int]] = {}
-    for node in plan.get("nodes", []):
-        ns_path = ns_path_of(node["container"])
-        if ns_path is None:
-            continue
-        try:
-            counters = parse_counters(json.loads(nft(ns_path, ["-j", "list", "table", "inet", TABLE])))
-        except FirewallError:
-            continue
-        out[node["container"]] = {"resets": counters.get("idle reset", {}).get("packets", 0),
-                                  "drops": counters.get("idle drop", {}).get("packets", 0)}
-    return out

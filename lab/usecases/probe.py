@@ -36,15 +36,19 @@ def _is_address(host: str) -> bool:
 def resolve(lab: str, instance: str, name: str, timeout: float = 1.0) -> dict:
     """An A query from `instance` to its VPC's resolver: {"Name", "Addresses" (in the resolver's order), "Error"}."""
     from lab.state.store import LabState
+
+    plan = LabState(lab).load_plan()
+    return _resolve(plan, _instance(plan, instance), name, timeout)
+
+
+def _resolve(plan: dict, inst: dict, name: str, timeout: float = 1.0) -> dict:
     from lab.verify.flows import DnsSpec
     from lab.verify.traffic import dns_query
 
-    plan = LabState(lab).load_plan()
-    inst = _instance(plan, instance)
     resolver = _resolver(plan, inst["Netns"])
     if resolver is None:
-        return {"Name": name, "Addresses": [], "Error": f"{instance}'s VPC has no resolver"}
-    run = dns_query(DnsSpec(instance, inst["PrivateIpAddress"], inst["Netns"], "", resolver, name, "probe", "",
+        return {"Name": name, "Addresses": [], "Error": f"{inst['Name']}'s VPC has no resolver"}
+    run = dns_query(DnsSpec(inst["Name"], inst["PrivateIpAddress"], inst["Netns"], "", resolver, name, "probe", "",
                             ()), timeout)
     error = run.error or (f"rcode {run.rcode}" if run.rcode else None)
     return {"Name": name, "Addresses": list(run.given), "Error": error}
@@ -67,7 +71,7 @@ def request(lab: str, instance: str, host: str, port: int = 80, timeout: float =
     if _is_address(host):
         out["Addresses"] = [host]
     else:
-        found = resolve(lab, instance, host)
+        found = _resolve(plan, inst, host)  # the plan read once
         out["Addresses"] = found["Addresses"]
         if not found["Addresses"]:
             out["Error"] = f"{host} does not resolve from {instance} ({found['Error'] or 'no A record'})"

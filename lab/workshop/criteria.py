@@ -87,20 +87,26 @@ def _request(crit: model.RequestCriterion, lab: str, answers: dict, workdir: Pat
     return True, f"{where}: HTTP 200 from {got['AnsweredBy']} in {got['Milliseconds']:.0f} ms"
 
 
+def _given(answers: dict, key: str) -> str:
+    """The participant's answer for `key`; Unknown (the criterion fails, saying so) while it is blank."""
+    value = answers.get(key)
+    if value in (None, ""):
+        raise Unknown(f"answers.yaml has no {key!r} yet")
+    return str(value).strip()
+
+
 def _answer(crit: model.AnswerCriterion, lab: str, answers: dict, workdir: Path) -> tuple[bool, str]:
     plan = api.load_plan(lab)
-    given = answers.get(crit.key)
-    if given in (None, ""):
-        return False, f"answers.yaml has no {crit.key!r} yet ({workdir / 'answers.yaml'})"
+    given = _given(answers, crit.key)
     right = []
     for value in [crit.equals] if isinstance(crit.equals, str) else crit.equals:
         try:
             right.append(expand(value, plan, answers).strip().lower())
         except Unknown:
             continue  # one of several right answers may name what this lab does not have
-    if str(given).strip().lower() not in right:
-        return False, f"{crit.key}: {str(given).strip()!r} is not it"
-    return True, f"{crit.key}: {str(given).strip()!r} is right"
+    if given.lower() not in right:
+        return False, f"{crit.key}: {given!r} is not it"
+    return True, f"{crit.key}: {given!r} is right"
 
 
 def _az(crit: model.AzCriterion, lab: str, answers: dict, workdir: Path) -> tuple[bool, str]:
@@ -117,10 +123,7 @@ def _pcap(crit: model.PcapCriterion, lab: str, answers: dict, workdir: Path) -> 
     from lab.ppv2.pcap import find_headers
 
     plan = api.load_plan(lab)
-    given = answers.get(crit.key)
-    if given in (None, ""):
-        return False, f"answers.yaml has no {crit.key!r} (the path of your pcap) yet"
-    path = Path(str(given)).expanduser()
+    path = Path(_given(answers, crit.key)).expanduser()
     path = path if path.is_absolute() else workdir / path
     if not path.is_file():
         return False, f"{path}: no such file"
